@@ -1,0 +1,32 @@
+# xaiexit: every target creates .venv first if it is missing.
+#   make lab      JupyterLab on the course
+#   make test     the whole test suite
+#   make bench    the benchmark tables in benchmarks/
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: lab test bench venv clean-venv
+
+venv: $(STAMP)
+
+# Reinstalls only when pyproject.toml changes; a second `make lab` starts at once.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/saliency_vs_captum.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,166 @@
+"""Reproducible training recipes and the small checkpoints they produce.
+
+>>> from xaiexit import zoo
+>>> model = zoo.load("pets_cnn")          # shipped weights, offline, eval mode
+>>> zoo.info("pets_cnn")["metrics"]       # doctest: +SKIP
+{'test_accuracy': 0.95, ...}
+
+``python -m xaiexit.zoo train pets_cnn`` retrains a model from its recipe.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from xaiexit.zoo.recipes import RECIPES, Recipe
+
+__all__ = ["RECIPES", "Recipe", "available", "info", "load", "train", "checkpoint_dir"]
+
+
+def available() -> list[str]:
+    """Names of the zoo's recipes."""
+    return sorted(RECIPES)
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"no zoo model named {name!r}; available: {', '.join(available())}")
+    return RECIPES[name]
+
+
+def checkpoint_dir() -> Path:
+    """The folder of shipped checkpoints inside the installed package."""
+    return Path(str(resources.files("xaiexit.zoo") / "checkpoints"))
+
+
+def _paths(name: str, directory: str | os.PathLike | None) -> tuple[Path, Path]:
+    folder = Path(directory) if directory is not None else checkpoint_dir()
+    return folder / f"{name}.pt", folder / f"{name}.json"
+
+
+def info(name: str, directory: str | os.PathLike | None = None) -> dict:
+    """The metadata stored beside a checkpoint: recipe, metrics, history, versions."""
+    _recipe(name)
+    _, meta_path = _paths(name, directory)
+    if not meta_path.exists():
+        raise FileNotFoundError(
+            f"no metadata for {name!r} at {meta_path}; run `python -m xaiexit.zoo train {name}` to create it"
+        )
+    return json.loads(meta_path.read_text())
+
+
+def load(
+    name: str,
+    *,
+    pretrained: bool = True,
+    device: str | torch.device = "cpu",
+    directory: str | os.PathLike | None = None,
+) -> nn.Module:
+    """Build the recipe's model and load its checkpoint (offline), in eval mode.
+
+    Parameters
+    ----------
+    name : str
+        A recipe name, see :func:`available`.
+    pretrained : bool
+        False returns the untrained model (the recipe's seed is not applied).
+    device : str or torch.device
+        Where to put the model.
+    directory : path, optional
+        Load from this folder instead of the shipped checkpoints (e.g. a retrain).
+    """
+    recipe = _recipe(name)
+    model = recipe.build_model()
+    if pretrained:
+        weights_path, meta_path = _paths(name, directory)
+        if not weights_path.exists():
+            raise FileNotFoundError(
+                f"checkpoint {weights_path} is missing; reinstall xaiexit or rebuild it with "
+                f"`python -m xaiexit.zoo train {name}`"
+            )
+        if meta_path.exists():
+            expected = json.loads(meta_path.read_text()).get("sha256")
+            actual = _sha256(weights_path)
+            if expected and expected != actual:
+                raise RuntimeError(
+                    f"checkpoint {weights_path} does not match its recorded sha256 (file damaged or "
+                    f"replaced); rebuild it with `python -m xaiexit.zoo train {name}`"
+                )
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(
+    name: str,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict]:
+    """Train a zoo model from its recipe; optionally save weights and metadata.
+
+    Parameters
+    ----------
+    name : str
+        A recipe name.
+    out_dir : path, optional
+        Folder to write ``<name>.pt`` and ``<name>.json`` into. Files are written to a
+        temporary name first and renamed, so a failed run leaves no half-written file.
+    device, progress : passed to :func:`xaiexit.train.fit`.
+
+    Returns
+    -------
+    (model, metadata)
+    """
+    from xaiexit.train import evaluate, fit, seed_everything
+
+    recipe = _recipe(name)
+    seed_everything(recipe.train_args.get("seed", 0))
+    model = recipe.build_model()
+    train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
+    started = time.perf_counter()
+    history = fit(model, train_set, val_set, device=device, progress=progress, **recipe.train_args)
+    seconds = time.perf_counter() - started
+    model = model.cpu().eval()
+    test = evaluate(model, recipe.build_data(recipe.eval_split), device="cpu")
+    meta = {
+        "name": name,
+        "description": recipe.description,
+        "train_args": recipe.train_args,
+        "metrics": {f"{recipe.eval_split}_accuracy": test["accuracy"], f"{recipe.eval_split}_loss": test["loss"]},
+        "history": history.as_dict(),
+        "train_seconds": round(seconds, 1),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    if out_dir is not None:
+        _save(model, meta, Path(out_dir), name)
+    return model, meta
+
+
+def _save(model: nn.Module, meta: dict, folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_path, meta_path = _paths(name, folder)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".pt.tmp", delete=False) as tmp:
+        torch.save(model.state_dict(), tmp)
+    tmp_path = Path(tmp.name)
+    meta = dict(meta, sha256=_sha256(tmp_path))
+    meta_tmp = meta_path.with_suffix(".json.tmp")
+    meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp_path, weights_path)
+    os.replace(meta_tmp, meta_path)

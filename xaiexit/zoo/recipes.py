@@ -1,0 +1,47 @@
+"""Training recipes: everything needed to rebuild a shipped checkpoint.
+
+A recipe names the data (and its seed), the model and its arguments, and the training
+hyper-parameters. ``xaiexit.zoo.train(name)`` follows it; the shipped checkpoint was
+made by exactly that call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build, train and evaluate one zoo model."""
+
+    name: str
+    description: str
+    build_model: Callable[[], nn.Module]
+    build_data: Callable[[str], Any]  # split name -> dataset
+    train_args: dict = field(default_factory=dict)
+    eval_split: str = "test"
+
+
+def _pets_cnn_model() -> nn.Module:
+    from xaiexit.models import SmallCNN
+
+    return SmallCNN(in_channels=3, num_classes=2, widths=(16, 32, 64))
+
+
+def _pets_data(split: str):
+    from xaiexit.data import SyntheticPets
+
+    return SyntheticPets(split=split, size=64, seed=0)
+
+
+RECIPES: dict[str, Recipe] = {
+    "pets_cnn": Recipe(
+        name="pets_cnn",
+        description="SmallCNN (16-32-64) classifying cat vs dog on SyntheticPets 64x64",
+        build_model=_pets_cnn_model,
+        build_data=_pets_data,
+        train_args=dict(epochs=12, lr=2e-3, batch_size=64, weight_decay=1e-4, seed=0),
+    ),
+}
