@@ -69,3 +69,28 @@ def test_explicit_cpu_device():
     model = SmallCNN(in_channels=1, widths=(4,))
     fit(model, _toy(32), epochs=1, device="cpu", progress=False)
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_cosine_schedule_ends_near_zero_and_constant_keeps_lr():
+    model = SmallCNN(in_channels=1, widths=(4,))
+    lrs = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, closure=None):
+            lrs.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    original = torch.optim.Adam
+    torch.optim.Adam = Spy
+    try:
+        fit(model, _toy(32), epochs=3, lr=0.1, batch_size=32, progress=False)
+        fit(model, _toy(32), epochs=2, lr=0.1, batch_size=32, schedule=None, progress=False)
+    finally:
+        torch.optim.Adam = original
+    # half cosine from 0.1: epoch e uses 0.1 * (1 + cos(pi * e / 3)) / 2
+    import math
+
+    expected = [0.1 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)] + [0.1, 0.1]
+    assert lrs == pytest.approx(expected)
+    with pytest.raises(ValueError, match="schedule"):
+        fit(model, _toy(32), schedule="step", progress=False)

@@ -159,6 +159,7 @@ def _save(model: nn.Module, meta: dict, folder: Path, name: str) -> None:
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".pt.tmp", delete=False) as tmp:
         torch.save(model.state_dict(), tmp)
     tmp_path = Path(tmp.name)
+    tmp_path.chmod(0o644)  # temporary files are private; a checkpoint is not
     meta = dict(meta, sha256=_sha256(tmp_path))
     meta_tmp = meta_path.with_suffix(".json.tmp")
     meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")

@@ -42,6 +42,6 @@ RECIPES: dict[str, Recipe] = {
         description="SmallCNN (16-32-64) classifying cat vs dog on SyntheticPets 64x64",
         build_model=_pets_cnn_model,
         build_data=_pets_data,
-        train_args=dict(epochs=12, lr=2e-3, batch_size=64, weight_decay=1e-4, seed=0),
+        train_args=dict(epochs=24, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0),
     ),
 }

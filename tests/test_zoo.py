@@ -1,0 +1,89 @@
+"""The model zoo: shipped checkpoints load offline, are good, and can be rebuilt."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from xaiexit import zoo
+from xaiexit.data import SyntheticPets
+from xaiexit.train import evaluate, predict
+
+
+@pytest.fixture(scope="module")
+def pets_test():
+    return SyntheticPets("test")
+
+
+def test_shipped_checkpoint_is_small_and_loads_offline():
+    weights = zoo.checkpoint_dir() / "pets_cnn.pt"
+    assert weights.exists() and weights.stat().st_size < 2 * 1024 * 1024
+    model = zoo.load("pets_cnn")
+    assert not model.training
+    assert all(not p.grad for p in model.parameters() if p.grad is not None)
+    meta = zoo.info("pets_cnn")
+    assert meta["train_args"] == zoo.RECIPES["pets_cnn"].train_args
+
+
+def test_shipped_checkpoint_reaches_90_percent(pets_test):
+    result = evaluate(zoo.load("pets_cnn"), pets_test)
+    assert result["accuracy"] >= 0.90, result
+    # the metadata tells the truth about the shipped weights
+    assert result["accuracy"] == pytest.approx(zoo.info("pets_cnn")["metrics"]["test_accuracy"], abs=1e-6)
+
+
+def test_hard_samples_are_harder_for_the_model(pets_test):
+    model = zoo.load("pets_cnn")
+    correct = (predict(model, pets_test.images).argmax(1) == pets_test.labels).float()
+    order = pets_test.difficulty.argsort()
+    quarter = len(order) // 4
+    easy, hard = correct[order[:quarter]].mean(), correct[order[-quarter:]].mean()
+    assert easy > hard, f"easiest quarter {easy:.3f} should beat hardest quarter {hard:.3f}"
+
+
+@pytest.mark.slow
+def test_retrain_from_the_recipe_lands_within_two_points(tmp_path, pets_test):
+    """`python -m xaiexit.zoo train pets_cnn --out DIR` rebuilds the shipped model."""
+    run = subprocess.run(
+        [sys.executable, "-m", "xaiexit.zoo", "train", "pets_cnn", "--out", str(tmp_path), "--device", "cpu"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets_cnn.json", "pets_cnn.pt"]
+    retrained = evaluate(zoo.load("pets_cnn", directory=tmp_path), pets_test)["accuracy"]
+    shipped = evaluate(zoo.load("pets_cnn"), pets_test)["accuracy"]
+    assert abs(retrained - shipped) <= 0.02, (retrained, shipped)
+    meta = json.loads((tmp_path / "pets_cnn.json").read_text())
+    assert meta["metrics"]["test_accuracy"] == pytest.approx(retrained, abs=1e-6)
+    assert len(meta["history"]["val_accuracy"]) == meta["train_args"]["epochs"]
+
+
+def test_cli_lists_and_describes(capsys):
+    from xaiexit.zoo.__main__ import main
+
+    assert main(["list"]) == 0
+    assert "pets_cnn" in capsys.readouterr().out
+    assert main(["info", "pets_cnn"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "pets_cnn"
+    with pytest.raises(SystemExit):
+        main(["train", "no_such_model"])
+
+
+def test_unknown_name_and_damaged_checkpoint_name_the_fix(tmp_path):
+    with pytest.raises(KeyError, match="available: .*pets_cnn"):
+        zoo.load("resnet9000")
+    with pytest.raises(FileNotFoundError, match="xaiexit.zoo train pets_cnn"):
+        zoo.load("pets_cnn", directory=tmp_path)
+    for suffix in (".pt", ".json"):
+        shutil.copy(zoo.checkpoint_dir() / f"pets_cnn{suffix}", tmp_path / f"pets_cnn{suffix}")
+    with open(tmp_path / "pets_cnn.pt", "ab") as f:
+        f.write(b"garbage")
+    with pytest.raises(RuntimeError, match="sha256"):
+        zoo.load("pets_cnn", directory=tmp_path)
+
+
+def test_untrained_model_is_available_without_weights():
+    model = zoo.load("pets_cnn", pretrained=False)
+    assert isinstance(model, torch.nn.Module) and not model.training
