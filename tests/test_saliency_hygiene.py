@@ -171,7 +171,7 @@ def test_grad_cam_layer_lookup():
 
 
 def test_grad_cam_finds_layer4_on_resnet18():
-    torchvision = pytest.importorskip("torchvision")
+    import torchvision
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None, num_classes=4).eval()
     x = torch.rand(1, 3, 64, 64)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-captum_attr = pytest.importorskip("captum.attr")
+import captum.attr as captum_attr  # noqa: E402
 
 from xaiexit.models import SmallCNN  # noqa: E402
 from xaiexit.saliency import (  # noqa: E402
