@@ -131,17 +131,20 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_jupyterlab_serves_the_course(tmp_path):
+def test_make_lab_serves_jupyterlab_on_the_course(tmp_path):
+    """`make lab` (the README's command) starts JupyterLab from the venv; /api/status answers 200."""
     jupyter = Path(sys.executable).with_name("jupyter")
     assert jupyter.exists(), f"{jupyter} missing: install the course extra (pip install -e '.[course]')"
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    env = dict(
+        os.environ,
+        JUPYTER_TOKEN=token,
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+    )
     server = subprocess.Popen(
-        [
-            str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--allow-root",
-        ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        ["make", "lab", f"PORT={port}", "LAB_ARGS=--no-browser --ip=127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
         deadline, status = time.monotonic() + 90, None
@@ -151,11 +154,14 @@ def test_jupyterlab_serves_the_course(tmp_path):
                 break
             except requests.ConnectionError:
                 time.sleep(0.5)
-        assert server.poll() is None, f"JupyterLab exited: {server.stderr.read().decode()[-2000:]}"
+        assert server.poll() is None, f"make lab exited: {server.stderr.read().decode()[-2000:]}"
         assert status is not None and status.status_code == 200
         assert "started" in status.json()
         lab = requests.get(f"http://127.0.0.1:{port}/lab", params={"token": token}, timeout=10)
         assert lab.status_code == 200 and "JupyterLab" in lab.text
+        # the file browser is rooted at the course
+        contents = requests.get(f"http://127.0.0.1:{port}/api/contents", params={"token": token}, timeout=10).json()
+        assert "README.md" in {item["name"] for item in contents["content"]}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -3,7 +3,7 @@
 >>> from xaiexit import zoo
 >>> model = zoo.load("pets_cnn")          # shipped weights, offline, eval mode
 >>> zoo.info("pets_cnn")["metrics"]       # doctest: +SKIP
-{'test_accuracy': 0.95, ...}
+{'test_accuracy': 0.942, 'test_loss': 0.163}
 
 ``python -m xaiexit.zoo train pets_cnn`` retrains a model from its recipe.
 """
