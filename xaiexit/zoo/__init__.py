@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -87,15 +88,14 @@ def load(
                 f"checkpoint {weights_path} is missing; reinstall xaiexit or rebuild it with "
                 f"`python -m xaiexit.zoo train {name}`"
             )
-        if meta_path.exists():
-            expected = json.loads(meta_path.read_text()).get("sha256")
-            actual = _sha256(weights_path)
-            if expected and expected != actual:
-                raise RuntimeError(
-                    f"checkpoint {weights_path} does not match its recorded sha256 (file damaged or "
-                    f"replaced); rebuild it with `python -m xaiexit.zoo train {name}`"
-                )
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        data = weights_path.read_bytes()  # read once: hashed, then loaded
+        expected = info(name, directory).get("sha256") if meta_path.exists() else None
+        if expected and expected != hashlib.sha256(data).hexdigest():
+            raise RuntimeError(
+                f"checkpoint {weights_path} does not match its recorded sha256 (file damaged or "
+                f"replaced); rebuild it with `python -m xaiexit.zoo train {name}`"
+            )
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     return model.to(device).eval()
 
