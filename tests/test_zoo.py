@@ -87,3 +87,15 @@ def test_unknown_name_and_damaged_checkpoint_name_the_fix(tmp_path):
 def test_untrained_model_is_available_without_weights():
     model = zoo.load("pets_cnn", pretrained=False)
     assert isinstance(model, torch.nn.Module) and not model.training
+
+
+def test_shipped_faces_cnn_loads_and_beats_80_percent():
+    """The real-data model of Lesson 1: face vs non-face on scikit-image's LFW subset."""
+    from xaiexit.data import LFWFaces
+
+    model = zoo.load("faces_cnn")
+    assert not model.training and model.in_channels == 1
+    assert zoo.info("faces_cnn")["train_args"] == zoo.RECIPES["faces_cnn"].train_args
+    result = evaluate(model, LFWFaces("test", size=32))
+    assert result["accuracy"] >= 0.80, result
+    assert result["accuracy"] == pytest.approx(zoo.info("faces_cnn")["metrics"]["test_accuracy"], abs=1e-6)

@@ -36,6 +36,18 @@ def _pets_data(split: str):
     return SyntheticPets(split=split, size=64, seed=0)
 
 
+def _faces_cnn_model() -> nn.Module:
+    from xaiexit.models import SmallCNN
+
+    return SmallCNN(in_channels=1, num_classes=2, widths=(16, 32, 64))
+
+
+def _faces_data(split: str):
+    from xaiexit.data import LFWFaces
+
+    return LFWFaces(split=split, seed=0, size=32)
+
+
 RECIPES: dict[str, Recipe] = {
     "pets_cnn": Recipe(
         name="pets_cnn",
@@ -43,5 +55,12 @@ RECIPES: dict[str, Recipe] = {
         build_model=_pets_cnn_model,
         build_data=_pets_data,
         train_args=dict(epochs=24, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0),
+    ),
+    "faces_cnn": Recipe(
+        name="faces_cnn",
+        description="SmallCNN (16-32-64) classifying face vs non-face on LFWFaces 32x32 grey",
+        build_model=_faces_cnn_model,
+        build_data=_faces_data,
+        train_args=dict(epochs=30, lr=3e-3, batch_size=32, weight_decay=1e-4, seed=0),
     ),
 }

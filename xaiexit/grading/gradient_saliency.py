@@ -1,0 +1,342 @@
+"""Hidden tests of Lesson 1 (gradient saliency).
+
+Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
+compares it with the reference in :mod:`xaiexit.saliency` and with hand-computed answers,
+and raises :class:`~xaiexit.grading.GradingError` with a message that names the mistake
+(see :mod:`xaiexit.grading.gradient_saliency_mistakes`) when it is wrong.
+
+Examples
+--------
+>>> from xaiexit.saliency import vanilla_gradient
+>>> check_vanilla_gradient(vanilla_gradient)   # the reference passes its own test
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from xaiexit import saliency
+from xaiexit.grading import gradient_saliency_mistakes as mistakes
+from xaiexit.grading._checks import (
+    GradingError,
+    assert_untampered,
+    call,
+    close,
+    expect_tensor,
+    max_diff,
+    seeded,
+)
+from xaiexit.models import SmallCNN
+from xaiexit.saliency.metrics import relevance_mass as _reference_relevance_mass
+
+SEED = 20261125  # hidden inputs differ from anything the notebook shows
+
+
+# --- test models and inputs ----------------------------------------------------------------
+
+def _linear_model(shape: tuple, classes: int) -> nn.Module:
+    """Logits = W x + b; the input gradient of logit k is W[k], a hand-checkable answer."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), classes))
+
+
+def _cnn(in_channels: int = 3, classes: int = 3) -> nn.Module:
+    """A small CNN handed over in *training* mode, with BatchNorm statistics far from the
+    batch's own, so running it without ``model.eval()`` gives a different answer."""
+    model = SmallCNN(in_channels=in_channels, num_classes=classes, widths=(6, 8))
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.3, 3.0)
+    return model.train()
+
+
+class _Quadratic(nn.Module):
+    """Logit k = w_k * sum(x**2) / 2, so the input gradient of class k is w_k * x.
+
+    Where x = 0 the gradient of a noisy copy is w_k * noise: the SmoothGrad map there
+    reveals the noise level the learner used.
+    """
+
+    def __init__(self, weights: torch.Tensor):
+        super().__init__()
+        self.register_buffer("weights", weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.pow(2).sum(dim=(1, 2, 3))[:, None] * self.weights[None, :]
+
+
+def _targets_not_predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample targets that differ from the predicted class for most samples."""
+    with torch.no_grad():
+        logits = copy.deepcopy(model).eval()(x)
+    return logits.argmin(dim=1)
+
+
+# --- hygiene: what a gradient method must leave untouched ----------------------------------
+
+def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
+    return {
+        "buffers": [b.detach().clone() for b in model.buffers()],
+        "flags": [p.requires_grad for p in model.parameters()],
+        "x": x.detach().clone(),
+    }
+
+
+def _check_hygiene(name: str, model: nn.Module, x: torch.Tensor, before: dict) -> None:
+    # Every model-based exercise shares vanilla_gradient's hygiene rules and messages.
+    if any(not torch.equal(a, b) for a, b in zip(before["buffers"], model.buffers())):
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'train_mode')}")
+    if any(p.grad is not None and bool(p.grad.detach().abs().sum() > 0) for p in model.parameters()):
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'grads_left')}")
+    if [p.requires_grad for p in model.parameters()] != before["flags"]:
+        raise GradingError(
+            f"{name} leaves the model's parameters with requires_grad changed: restore the "
+            "flags (or use torch.autograd.grad(score, x), which needs no freezing)"
+        )
+    if x.requires_grad or x.grad is not None or not torch.equal(x.detach(), before["x"]):
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'modifies_input')}")
+
+
+def _diagnose(name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple, case: str):
+    """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
+    otherwise a message with the size of the difference."""
+    for m in mistakes.of(exercise):
+        if not m.matches_output:
+            continue
+        with seeded(SEED + 1):
+            wrong = m.function(*[copy.deepcopy(a) for a in args])
+        if isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong):
+            raise GradingError(f"{name} {m.message}")
+    scale = float(torch.max(torch.abs(expected.double()))) if expected.numel() else 0.0
+    raise GradingError(
+        f"{name} gives a wrong result {case}: it differs from the correct one by up to "
+        f"{max_diff(out, expected):.3g} (correct values reach {scale:.3g})"
+    )
+
+
+def _compare(name, exercise, fn, args, expected, case):
+    """Call ``fn(*args)`` on copies, check hygiene and compare with ``expected``."""
+    model, x = copy.deepcopy(args[0]), args[1].clone()
+    before = _snapshot(model, x)
+    out = call(fn, name, model, x, *args[2:])
+    out = expect_tensor(out, name, expected.shape, like=x)
+    _check_hygiene(name, model, x, before)
+    if not close(out, expected):
+        _diagnose(name, exercise, out, expected, args, case)
+
+
+# --- 1. vanilla_gradient -------------------------------------------------------------------
+
+def check_vanilla_gradient(fn) -> None:
+    """Hidden test of ``vanilla_gradient(model, x, target)``: |dS_target/dx|, batched."""
+    assert_untampered()
+    name = "vanilla_gradient"
+    with seeded(SEED):
+        # a linear model: the gradient of logit k is the weight row W[k]
+        linear, x = _linear_model((2, 5, 4), 3), torch.randn(4, 2, 5, 4)
+        target = torch.tensor([2, 0, 1, 2])
+        expected = linear[1].weight.detach()[target].view_as(x).abs()
+        _compare(name, name, fn, (linear, x, target), expected, "on a linear model (the gradient is the weight row)")
+        # a CNN in training mode, per-sample targets that are not the predicted class
+        cnn, x = _cnn(), torch.rand(3, 3, 16, 16)
+        target = _targets_not_predicted(cnn, x)
+        expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x, target)
+        _compare(name, name, fn, (cnn, x, target), expected, "on a CNN with one target per sample")
+        # one int target for the whole batch, and a batch of one
+        expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x, 1)
+        _compare(name, name, fn, (cnn, x, 1), expected, "with an int target")
+        expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x[:1], torch.tensor([2]))
+        _compare(name, name, fn, (cnn, x[:1], torch.tensor([2])), expected, "on a batch of one image")
+
+
+# --- 2. to_heatmap -------------------------------------------------------------------------
+
+def check_to_heatmap(fn) -> None:
+    """Hidden test of ``to_heatmap(attr)``: max |.| over channels, each map min-max scaled."""
+    assert_untampered()
+    name = "to_heatmap"
+    with seeded(SEED):
+        attr = torch.randn(4, 3, 5, 7)
+        attr[1] += 4.0  # a map whose smallest value is far from 0
+        attr[2] *= 10.0  # maps of very different scales
+        attr[3, 0] = -3 * attr[3, 0].abs()  # large negative values
+        for a, case in ((attr, "on signed (B, 3, H, W) attributions"),
+                        (torch.rand(2, 1, 6, 6) + 0.5, "on one-channel attributions")):
+            given = a.clone()
+            out = expect_tensor(call(fn, name, given), name, (a.shape[0], *a.shape[2:]))
+            if not torch.equal(given, a):
+                raise GradingError(f"{name} changes its input in place: compute on a copy")
+            expected = saliency.to_heatmap(a)
+            if not close(out, expected):
+                _diagnose(name, name, out, expected, (a,), case)
+        # a constant map (all zeros) next to a normal one
+        attr = torch.randn(2, 3, 4, 4)
+        attr[0] = 0.0
+        out = call(fn, name, attr.clone())
+        if isinstance(out, torch.Tensor) and not bool(torch.all(torch.isfinite(out.detach()))):
+            raise GradingError(f"{name} {mistakes.message(name, 'constant_nan')}")
+        out = expect_tensor(out, name, (2, 4, 4))
+        expected = saliency.to_heatmap(attr)
+        if not close(out, expected):
+            _diagnose(name, name, out, expected, (attr,), "on a batch holding an all-zero map")
+
+
+# --- 3. gradient_x_input -------------------------------------------------------------------
+
+def check_gradient_x_input(fn) -> None:
+    """Hidden test of ``gradient_x_input(model, x, target)``: signed gradient times input."""
+    assert_untampered()
+    name = "gradient_x_input"
+    with seeded(SEED):
+        linear, x = _linear_model((1, 4, 6), 2), torch.randn(3, 1, 4, 6)
+        target = torch.tensor([1, 0, 1])
+        expected = linear[1].weight.detach()[target].view_as(x) * x
+        _compare(name, name, fn, (linear, x, target), expected, "on a linear model (the answer is W[target] * x)")
+        cnn, x = _cnn(), torch.randn(3, 3, 16, 16)
+        target = _targets_not_predicted(cnn, x)
+        expected = saliency.gradient_x_input(copy.deepcopy(cnn), x, target)
+        _compare(name, name, fn, (cnn, x, target), expected, "on a CNN with one target per sample")
+        expected = saliency.gradient_x_input(copy.deepcopy(cnn), x, 0)
+        _compare(name, name, fn, (cnn, x, 0), expected, "with an int target")
+
+
+# --- 4. smoothgrad -------------------------------------------------------------------------
+
+def _folded_normal_mean(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """E|mu + sigma Z| for Z ~ N(0, 1)."""
+    sigma = sigma.clamp_min(1e-12)
+    z = mu / sigma
+    phi = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    return sigma * 2 * phi + mu * (2 * cdf - 1)
+
+
+def _smoothgrad_noise_level(name: str, fn) -> None:
+    """On a model whose gradient is its input, recover the noise level from the map."""
+    n, noise = 40, 0.2
+    ranges = torch.tensor([1.0, 4.0, 0.25])
+    x = torch.zeros(3, 1, 16, 24)
+    x[:, :, :, 12:] = torch.rand(3, 1, 16, 12) * ranges.view(-1, 1, 1, 1)
+    x[:, 0, 0, 23] = ranges  # each image spans exactly [0, range]
+    weights = torch.tensor([1.0, -2.0])
+    target = torch.tensor([0, 1, 1])
+    model = _Quadratic(weights)
+    out = expect_tensor(call(fn, name, model, x.clone(), target, n, noise), name, x.shape, like=x)
+
+    w = weights[target].abs().view(-1, 1, 1, 1)
+    sigma = noise * ranges  # what the exercise asks for: relative to each image's range
+    zero_region = out[:, :, :, :12] / w  # |noise| averaged over n copies, if done right
+    estimate = zero_region.mean(dim=(1, 2, 3)) / math.sqrt(2 / math.pi)
+    ratio = estimate / sigma
+
+    def all_near(values, target_value, tol=0.08):
+        return bool(torch.all((values - target_value).abs() <= tol * abs(target_value) + 1e-9))
+
+    if all_near(ratio, 1.0):
+        a, b = zero_region[0].flatten(), zero_region[2].flatten()
+        if abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) > 0.95:
+            raise GradingError(f"{name} {mistakes.message('smoothgrad', 'shared_noise')}")
+        expected = w * _folded_normal_mean(x, sigma.view(-1, 1, 1, 1))
+        per_image = (out.mean(dim=(1, 2, 3)) / expected.mean(dim=(1, 2, 3)) - 1).abs()
+        if bool(torch.all(per_image <= 0.08)):
+            return
+        raise GradingError(f"{name} gives maps of the wrong size on a model whose gradient is its input "
+                           f"(off by up to {float(per_image.max()):.0%})")
+    if bool(torch.all(estimate < 0.02 * sigma)):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'no_noise')}")
+    if all_near(estimate / noise, 1.0):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'absolute_noise')}")
+    if all_near(estimate / (noise * ranges.max()), 1.0):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'batch_range')}")
+    if all_near(ratio, n):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'sum_not_mean')}")
+    if all_near(ratio, 0.5 / math.sqrt(2 / math.pi)):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'uniform_noise')}")
+    if all_near(ratio, 1 / math.sqrt(n), tol=0.25):
+        raise GradingError(f"{name} {mistakes.message('smoothgrad', 'abs_of_mean')}")
+    found = ", ".join(f"{float(s):.3g}" for s in estimate)
+    wanted = ", ".join(f"{float(s):.3g}" for s in sigma)
+    raise GradingError(
+        f"{name} uses the wrong amount of noise: for images with value ranges 1, 4 and 0.25 "
+        f"and noise={noise}, the maps show noise standard deviations of about {found} instead "
+        f"of {wanted} (sigma = noise * (max - min) of each image)"
+    )
+
+
+def check_smoothgrad(fn) -> None:
+    """Hidden test of ``smoothgrad(model, x, target, n, noise)``: mean |gradient| over
+    ``n`` copies with Gaussian noise of std ``noise * (max - min)`` per image."""
+    assert_untampered()
+    name = "smoothgrad"
+    with seeded(SEED):
+        # a linear model has the same gradient everywhere: noise cannot change it
+        linear, x = _linear_model((1, 6, 6), 2), torch.rand(3, 1, 6, 6)
+        target = torch.tensor([0, 1, 1])
+        expected = linear[1].weight.detach()[target].view_as(x).abs()
+        model, xc = copy.deepcopy(linear), x.clone()
+        out = expect_tensor(call(fn, name, model, xc, target, 8, 0.3), name, x.shape, like=x)
+        if close(out, 8 * expected):
+            raise GradingError(f"{name} {mistakes.message('smoothgrad', 'sum_not_mean')}")
+        if not close(out, expected):
+            _diagnose(name, "smoothgrad", out, expected, (), "on a linear model (its gradient is the same "
+                      "for every noisy copy, so the answer is |W[target]|)")
+        # no noise: every copy is x itself, so SmoothGrad is the plain gradient
+        cnn, x = _cnn(), torch.rand(2, 3, 16, 16)
+        target = _targets_not_predicted(cnn, x)
+        expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x, target)
+        _compare(name, "smoothgrad", fn, (cnn, x, target, 3, 0.0), expected,
+                 "with noise=0 (it must equal the plain gradient)")
+        # the noise level, read off a model whose gradient is its input
+        _smoothgrad_noise_level(name, fn)
+        # hygiene on a CNN in training mode, with noise
+        cnn, x = _cnn(), torch.rand(2, 3, 16, 16)
+        before = _snapshot(cnn, x)
+        expect_tensor(call(fn, name, cnn, x, 1, 4, 0.15), name, x.shape, like=x)
+        _check_hygiene(name, cnn, x, before)
+
+
+# --- 5. relevance_mass ---------------------------------------------------------------------
+
+def check_relevance_mass(fn) -> None:
+    """Hidden test of ``relevance_mass(heatmap, mask)``: share of |heatmap| inside the mask."""
+    assert_untampered()
+    name = "relevance_mass"
+    with seeded(SEED):
+        heat = torch.rand(5, 6, 8)
+        mask = torch.rand(5, 6, 8) > 0.6
+        mask[3] = False  # nothing inside: mass 0
+        mask[4] = True  # everything inside: mass 1
+        signed = torch.randn(4, 7, 5)
+        signed_mask = torch.rand(4, 7, 5) > 0.5
+        for h, m, case in ((heat, mask, "on random maps and masks"),
+                           (signed, signed_mask, "on a signed heatmap (use its absolute value)")):
+            out = call(fn, name, h.clone(), m.clone())
+            if isinstance(out, torch.Tensor) and out.numel() == 1 and h.shape[0] > 1:
+                raise GradingError(f"{name} {mistakes.message(name, 'batch_total')}")
+            out = expect_tensor(out, name, (h.shape[0],))
+            expected = _reference_relevance_mass(h, m)
+            if not close(out, expected):
+                _diagnose(name, name, out, expected, (h, m), case)
+        # an all-zero map
+        zero = torch.zeros(2, 4, 4)
+        zero[1, 0, 0] = 1.0
+        zmask = torch.ones(2, 4, 4, dtype=torch.bool)
+        out = call(fn, name, zero, zmask)
+        if isinstance(out, torch.Tensor) and not bool(torch.all(torch.isfinite(out.detach()))):
+            raise GradingError(f"{name} {mistakes.message(name, 'zero_map_nan')}")
+        out = expect_tensor(out, name, (2,))
+        expected = _reference_relevance_mass(zero, zmask)
+        if not close(out, expected):
+            _diagnose(name, name, out, expected, (zero, zmask), "on an all-zero map (it must give 0)")
+
+
+CHECKS = {
+    "vanilla_gradient": check_vanilla_gradient,
+    "to_heatmap": check_to_heatmap,
+    "gradient_x_input": check_gradient_x_input,
+    "smoothgrad": check_smoothgrad,
+    "relevance_mass": check_relevance_mass,
+}
