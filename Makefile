@@ -2,6 +2,9 @@
 #   make lab      JupyterLab on the course
 #   make test     the whole test suite
 #   make bench    the benchmark tables in benchmarks/
+#   make check LESSON=1                      your saved Lesson 1, one line per exercise
+#   make release                             regenerate lessons/ from solutions/
+#   make grade LESSON=1 SUBMISSIONS=dir [WORKSPACE=dir]   grade a class
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +14,11 @@ LAB_ARGS ?=
 # JupyterLab refuses to start as root (containers, cloud IDEs) without --allow-root
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test bench venv clean-venv
+LESSON ?= 1
+SUBMISSIONS ?= submissions
+WORKSPACE ?=
+
+.PHONY: lab test bench check release grade venv clean-venv
 
 venv: $(STAMP)
 
@@ -22,14 +29,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
 	@touch $(STAMP)
 
+# The venv's bin/ goes first on PATH so that JupyterLab's terminals find `xaiexit`.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/saliency_vs_captum.py
+
+check: $(STAMP)
+	$(BIN)/xaiexit check $(LESSON)
+
+release: $(STAMP)
+	$(BIN)/xaiexit release
+
+grade: $(STAMP)
+	$(BIN)/xaiexit grade $(LESSON) $(SUBMISSIONS) $(if $(WORKSPACE),--workspace $(WORKSPACE))
 
 clean-venv:
 	rm -rf $(VENV)

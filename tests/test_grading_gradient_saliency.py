@@ -131,7 +131,7 @@ def test_a_redefined_builtin_in_the_learners_namespace_does_not_matter():
     namespace = {"torch": torch}
     wrong = next(m for m in mistakes.of("relevance_mass") if m.name == "no_abs")
     exec("abs = lambda t: t\nisinstance = lambda *a: True\nlen = lambda x: 0\n" + mistake_source(wrong), namespace)
-    with pytest.raises(GradingError, match="use the signed heatmap"):
+    with pytest.raises(GradingError, match="uses the signed heatmap"):
         grading.check_relevance_mass(namespace["relevance_mass"])
 
 

@@ -119,9 +119,19 @@ def test_makefile_targets_create_the_venv_only_once():
         ["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "pip install" not in out, f"make would reinstall on a second run:\n{out}"
-    for target in ("lab", "test"):
+    for target in ("lab", "test", "check", "release", "grade"):
         rule = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True).stdout
         assert "pip install" in rule and "venv" in rule, f"make {target} does not create the venv:\n{rule}"
+
+
+def test_course_targets_call_the_course_tool():
+    plan = lambda *args: subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True,  # noqa: E731
+                                        text=True, check=True).stdout
+    assert ".venv/bin/xaiexit release" in plan("release")
+    assert ".venv/bin/xaiexit check 2" in plan("check", "LESSON=2")
+    assert ".venv/bin/xaiexit grade 1 in/ --workspace /w" in plan("grade", "SUBMISSIONS=in/", "WORKSPACE=/w")
+    # JupyterLab's terminals find `xaiexit check` without activating the venv
+    assert f'PATH="{ROOT}/.venv/bin:$PATH"' in plan("lab")
 
 
 def _free_port() -> int:
@@ -162,6 +172,9 @@ def test_make_lab_serves_jupyterlab_on_the_course(tmp_path):
         # the file browser is rooted at the course
         contents = requests.get(f"http://127.0.0.1:{port}/api/contents", params={"token": token}, timeout=10).json()
         assert "README.md" in {item["name"] for item in contents["content"]}
+        lesson = requests.get(f"http://127.0.0.1:{port}/api/contents/lessons/01_gradient_saliency/"
+                              "01_gradient_saliency.ipynb", params={"token": token}, timeout=10)
+        assert lesson.status_code == 200 and lesson.json()["type"] == "notebook"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

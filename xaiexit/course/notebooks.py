@@ -11,6 +11,7 @@ import copy
 import json
 
 import nbformat
+import nbformat.reader
 
 from xaiexit.course.workspace import CourseError
 
@@ -23,8 +24,8 @@ def parse_notebook(text: str | bytes, where: str) -> nbformat.NotebookNode:
         raise CourseError(f"{where} is larger than {MAX_BYTES // 2**20} MB; clear its outputs and save it again")
     try:
         nb = nbformat.reads(text if isinstance(text, str) else text.decode("utf-8"), as_version=4)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CourseError(f"{where} is not a notebook (not valid JSON: {exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError):
+        raise CourseError(f"{where} is not a notebook: it is not valid JSON (was it saved completely?)") from None
     except Exception as exc:  # nbformat raises several types for broken structure
         raise CourseError(f"{where} is not a readable notebook ({type(exc).__name__}: {exc})") from None
     if not isinstance(nb.get("cells"), list):

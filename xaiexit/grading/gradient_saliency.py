@@ -12,6 +12,7 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 
@@ -266,12 +267,34 @@ def _smoothgrad_noise_level(name: str, fn) -> None:
     )
 
 
+@contextlib.contextmanager
+def _reference_helpers(fn, **references):
+    """Swap the learner's own helpers (e.g. their ``vanilla_gradient``) for the reference
+    while ``fn`` is tested, so one mistake is not counted in two exercises."""
+    namespace = getattr(fn, "__globals__", None)
+    saved = {}
+    if isinstance(namespace, dict):
+        for name, reference in references.items():
+            if name in namespace:
+                saved[name] = namespace[name]
+                namespace[name] = reference
+    try:
+        yield
+    finally:
+        if saved:
+            namespace.update(saved)
+
+
 def check_smoothgrad(fn) -> None:
     """Hidden test of ``smoothgrad(model, x, target, n, noise)``: mean |gradient| over
-    ``n`` copies with Gaussian noise of std ``noise * (max - min)`` per image."""
+    ``n`` copies with Gaussian noise of std ``noise * (max - min)`` per image.
+
+    A ``vanilla_gradient`` the learner's SmoothGrad calls is replaced by the reference
+    during this test: Exercise 1 is graded on its own.
+    """
     assert_untampered()
     name = "smoothgrad"
-    with seeded(SEED):
+    with seeded(SEED), _reference_helpers(fn, vanilla_gradient=saliency.vanilla_gradient):
         # a linear model has the same gradient everywhere: noise cannot change it
         linear, x = _linear_model((1, 6, 6), 2), torch.rand(3, 1, 6, 6)
         target = torch.tensor([0, 1, 1])
