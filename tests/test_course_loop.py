@@ -115,6 +115,16 @@ def test_check_of_a_finished_notebook_passes(tmp_path):
     assert "5 of 5 exercises pass" in result.stdout
 
 
+def test_check_runs_edited_test_cells_as_released(tmp_path):
+    nb = submission({"to_heatmap": "def to_heatmap(attr):\n    return attr.sum(dim=1)\n"})
+    cells_by_id(nb)["to_heatmap_test"].source = "pass  # no more tests"
+    path = tmp_path / f"{LESSON}.ipynb"
+    nbformat.write(nb, path)
+    result = run_cli("check", str(path))
+    assert re.search(r"FAILED\s+to_heatmap", result.stdout)
+    assert "you edited the locked cell 'to_heatmap_test'" in result.stdout
+
+
 def test_check_refuses_a_renamed_notebook(tmp_path):
     path = tmp_path / "Untitled.ipynb"
     nbformat.write(submission(), path)

@@ -219,11 +219,16 @@ def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
     lesson = _lesson_of(course, path)
     release_nb = read_notebook(released_notebook(course, lesson))
     nb, notes = repair(read_notebook(path), release_nb)
+    # nbgrader's own validation: a locked cell whose checksum no longer matches was edited
+    from nbgrader import utils as nbgrader_utils
+
     released = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
     for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid in released and nbgrader_meta(cell).get("locked") and cell.source != released[gid].source:
-            notes.append(f"you edited the locked cell '{gid}'; grading restores the original, so those edits do not count")
+        meta = nbgrader_meta(cell)
+        if meta.get("locked") and "checksum" in meta and nbgrader_utils.compute_checksum(cell) != meta["checksum"]:
+            notes.append(f"you edited the locked cell '{meta['grade_id']}'; it was run as released, as "
+                         "grading will (your edits there do not count)")
+            cell.source = released[meta["grade_id"]].source
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     with _environment(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1"):
