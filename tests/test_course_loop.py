@@ -125,6 +125,15 @@ def test_check_runs_edited_test_cells_as_released(tmp_path):
     assert "you edited the locked cell 'to_heatmap_test'" in result.stdout
 
 
+def test_check_stops_an_endless_loop_and_goes_on(tmp_path):
+    nb = submission({"to_heatmap": "def to_heatmap(attr):\n    while True:\n        pass\n"})
+    path = tmp_path / f"{LESSON}.ipynb"
+    nbformat.write(nb, path)
+    result = run_cli("check", str(path), "--timeout", "5")
+    assert re.search(r"FAILED\s+to_heatmap .*stopped after 5 s: look for an endless loop", result.stdout)
+    assert "4 of 5 exercises pass" in result.stdout
+
+
 def test_check_refuses_a_renamed_notebook(tmp_path):
     path = tmp_path / "Untitled.ipynb"
     nbformat.write(submission(), path)
@@ -259,3 +268,22 @@ def test_export_and_feedback_run_again_on_their_own(graded):
     assert list(csv.DictReader(open(out))) == list(graded["rows"].values())
     result = run_cli("feedback", "1", "--student", "solution", "--workspace", str(workspace))
     assert result.returncode == 0 and "solution" in result.stdout
+
+
+def test_an_endless_loop_or_a_kernel_crash_costs_only_its_exercise(tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _write(subs, "fine", submission())
+    _write(subs, "loops", submission({"to_heatmap": "def to_heatmap(attr):\n    while True:\n        pass\n"}))
+    _write(subs, "crashes", submission({"gradient_x_input": "import os\n\ndef gradient_x_input(model, x, target):\n"
+                                                           "    os._exit(1)\n"}))
+    workspace = tmp_path / "workspace"
+    result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", "10")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["student"]: row for row in csv.DictReader(open(workspace / "grades.csv"))}
+    assert float(rows["fine"]["score"]) == AUTO_TOTAL
+    assert {k: float(rows["loops"][k]) for k in POINTS} == {**POINTS, "to_heatmap": 0}
+    assert {k: float(rows["crashes"][k]) for k in POINTS} == {**POINTS, "gradient_x_input": 0}
+    assert "'gradient_x_input' crashed the Python kernel" in rows["crashes"]["notes"]
+    feedback = (workspace / "feedback" / "loops" / LESSON / f"{LESSON}.html").read_text()
+    assert "ran longer than the grading time limit" in feedback

@@ -24,8 +24,14 @@ def scrub_source(source: str) -> str:
     return _HIDDEN.sub(PLACEHOLDER, source)
 
 
+TIMED_OUT = ("this cell ran longer than the grading time limit and was stopped: look for an "
+             "endless loop (or very slow code) in the function it tests")
+
+
 def scrub_error(output: dict) -> dict:
     """Keep an error's name and message; drop the traceback through the test code."""
+    if output.get("ename") in ("KeyboardInterrupt", "CellTimeoutError") and not str(output.get("evalue", "")).strip():
+        output["evalue"] = TIMED_OUT
     message = _ANSI.sub("", f"{output.get('ename', 'Error')}: {output.get('evalue', '')}")
     output["traceback"] = [message]
     return output

@@ -229,7 +229,9 @@ def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
             notes.append(f"you edited the locked cell '{meta['grade_id']}'; it was run as released, as "
                          "grading will (your edits there do not count)")
             cell.source = released[meta["grade_id"]].source
+    # like the autograder: a cell that runs too long is interrupted and the next one runs
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     with _environment(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1"):
         try:
@@ -260,6 +262,9 @@ def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
             results.append(ExerciseResult(part["name"], "code", "passed", part["points"]))
         elif error[0] == "NotImplementedError":
             results.append(ExerciseResult(part["name"], "code", "not attempted", part["points"]))
+        elif error[0] in ("KeyboardInterrupt", "CellTimeoutError"):
+            results.append(ExerciseResult(part["name"], "code", "failed", part["points"],
+                                          f"stopped after {timeout} s: look for an endless loop"))
         else:
             message = f"{error[0]}: {error[1]}".splitlines()[0] if error[1] else error[0]
             results.append(ExerciseResult(part["name"], "code", "failed", part["points"], message))
@@ -396,14 +401,20 @@ def prepare_gradebook(course: Path, lesson: str, workspace: Path, config) -> nbf
 
 
 def grade(course: Path, lesson: str, submissions: Path, workspace=None, progress=print,
-          write_feedback: bool = True, csv_path: Path | None = None) -> dict:
-    """Autograde every submission in ``submissions``; return the per-student report."""
+          write_feedback: bool = True, csv_path: Path | None = None, timeout: int | None = None) -> dict:
+    """Autograde every submission in ``submissions``; return the per-student report.
+
+    ``timeout`` overrides the seconds a cell may run (autograder/nbgrader_config.py: 60);
+    a cell that runs longer is interrupted and fails on its own.
+    """
     from nbgrader.converters import Autograde
 
     lesson = resolve_lesson(course, lesson)
     workspace = workspace_path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     config = load_config(course, workspace)
+    if timeout is not None:
+        config.Execute.timeout = timeout
     release_nb = prepare_gradebook(course, lesson, workspace, config)
     graded_names = {p["name"] for p in exercises(release_nb)}
     subs, skipped = collect(Path(submissions), lesson)
@@ -415,11 +426,7 @@ def grade(course: Path, lesson: str, submissions: Path, workspace=None, progress
             sub.notebook, repairs = repair(sub.notebook, release_nb)
             sub.notes += repairs
             sub.flags = audit.scan_notebook(sub.notebook, graded_names)
-            _write_atomic(workspace / "submitted" / sub.student / lesson, f"{lesson}.ipynb", sub.notebook)
-            try:
-                _run(Autograde, config, lesson, sub.student, force=True, create_student=True)
-            except CourseError as exc:
-                sub.problem = f"grading failed: {exc}"
+            sub.problem = _autograde(course, lesson, config, workspace, sub, release_nb)
         report[sub.student] = {"problem": sub.problem, "notes": sub.notes, "flags": sub.flags}
         _save_report(workspace, lesson, report)
         score = _scores(config, lesson, [sub.student]).get(sub.student)
@@ -429,6 +436,74 @@ def grade(course: Path, lesson: str, submissions: Path, workspace=None, progress
         feedback(course, lesson, workspace, students=[s.student for s in subs if s.problem is None])
     export(course, [lesson], workspace, csv_path)
     return report
+
+
+def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submission, release_nb) -> str | None:
+    """Autograde one submission; return why it could not be graded, or None.
+
+    When the learner's code kills the Python kernel (``os._exit``, a segfault, memory),
+    nbgrader loses the whole notebook. Here the cell that did it is found, the answer it
+    belongs to is graded as not attempted, and the rest of the notebook is graded again,
+    so the crash costs only that exercise.
+    """
+    from nbgrader.converters import Autograde
+
+    folder = workspace / "submitted" / sub.student / lesson
+    for _ in range(len(exercises(release_nb)) + 1):
+        _write_atomic(folder, f"{lesson}.ipynb", sub.notebook)
+        try:
+            _run(Autograde, config, lesson, sub.student, force=True, create_student=True)
+            return None
+        except CourseError as exc:
+            if "DeadKernelError" not in str(exc) and "Kernel died" not in str(exc):
+                return f"grading failed: {exc}"
+        answer = _crashing_answer(course, lesson, sub.notebook, folder, config.Execute.timeout)
+        if answer is None:
+            return "grading failed: the Python kernel died and the cell responsible could not be found"
+        stub = next(c for c in release_nb.cells if grade_id(c) == answer)
+        for cell in sub.notebook.cells:
+            if grade_id(cell) == answer:
+                cell.source = stub.source
+        sub.notes.append(f"the answer '{answer}' crashed the Python kernel while graded (os._exit, a "
+                         "segfault or too much memory); it was graded as not attempted")
+    return "grading failed: the Python kernel kept dying"
+
+
+def _crashing_answer(course: Path, lesson: str, nb, folder: Path, timeout: int) -> str | None:
+    """Run the submission with its hidden tests and name the answer cell whose code killed
+    the kernel (the answer itself, or the exercise whose test cell was running)."""
+    import copy as _copy
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    source = {grade_id(c): c for c in read_notebook(source_notebook(course, lesson)).cells if grade_id(c)}
+    run = _copy.deepcopy(nb)
+    for cell in run.cells:  # locked cells as the autograder runs them: hidden tests included
+        gid = grade_id(cell)
+        if gid in source and nbgrader_meta(cell).get("locked"):
+            cell.source = source[gid].source
+    started = []
+    client = NotebookClient(run, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            on_cell_execute=lambda cell, cell_index: started.append(cell),
+                            resources={"metadata": {"path": str(folder)}})
+    with _environment(NBGRADER_EXECUTION="autograde"):
+        try:
+            client.execute()
+            return None
+        except DeadKernelError:
+            pass
+        except Exception:  # a timeout or anything else is not a crash
+            return None
+    if not started:
+        return None
+    gid = grade_id(started[-1]) or ""
+    answers = {grade_id(c) for c in run.cells if nbgrader_meta(c).get("solution")}
+    if gid in answers:
+        return gid
+    if gid.endswith("_test") and gid.removesuffix("_test") in answers:
+        return gid.removesuffix("_test")
+    return None
 
 
 def _scores(config, lesson: str, students: list[str] | None = None) -> dict:
