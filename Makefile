@@ -4,7 +4,7 @@
 #   make bench    the benchmark tables in benchmarks/
 #   make check LESSON=1                      your saved Lesson 1, one line per exercise
 #   make release                             regenerate lessons/ from solutions/
-#   make grade LESSON=1 SUBMISSIONS=dir [WORKSPACE=dir]   grade a class
+#   make grade LESSON=1 SUBMISSIONS=dir [WORKSPACE=dir] [GRADE_ARGS=--sandbox]   grade a class
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -17,6 +17,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LESSON ?= 1
 SUBMISSIONS ?= submissions
 WORKSPACE ?=
+GRADE_ARGS ?=
 
 .PHONY: lab test bench check release grade venv clean-venv
 
@@ -46,7 +47,7 @@ release: $(STAMP)
 	$(BIN)/xaiexit release
 
 grade: $(STAMP)
-	$(BIN)/xaiexit grade $(LESSON) $(SUBMISSIONS) $(if $(WORKSPACE),--workspace $(WORKSPACE))
+	$(BIN)/xaiexit grade $(LESSON) $(SUBMISSIONS) $(if $(WORKSPACE),--workspace $(WORKSPACE)) $(GRADE_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -287,3 +287,72 @@ def test_an_endless_loop_or_a_kernel_crash_costs_only_its_exercise(tmp_path):
     assert "'gradient_x_input' crashed the Python kernel" in rows["crashes"]["notes"]
     feedback = (workspace / "feedback" / "loops" / LESSON / f"{LESSON}.html").read_text()
     assert "ran longer than the grading time limit" in feedback
+
+
+# --- the sandbox ---------------------------------------------------------------------------
+
+PROBE = '''import os, socket
+LEAKS = []
+for path in [{solutions!r}, {other!r}, {gradebook!r}]:
+    try:
+        if os.path.isdir(path):
+            if os.listdir(path):
+                LEAKS.append("sees " + path)
+        else:
+            open(path, "rb").read(1)
+            LEAKS.append("reads " + path)
+    except OSError:
+        pass
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    LEAKS.append("network")
+except OSError:
+    pass
+try:
+    open({course_file!r}, "rb+").close()
+    LEAKS.append("can write the course")
+except OSError:
+    pass
+
+
+def relevance_mass(heatmap, mask):
+    assert not LEAKS, f"sandbox leaks: {{LEAKS}}"
+    heat = heatmap.abs()
+    total = heat.sum(dim=(1, 2))
+    return (heat * mask).sum(dim=(1, 2)) / torch.where(total > 0, total, torch.ones_like(total))
+'''
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_the_sandbox_hides_solutions_other_students_and_the_network(tmp_path, sandboxed):
+    """The same probing answer leaks everything without --sandbox and nothing with it."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    workspace = tmp_path / "workspace"
+    course_file = tmp_path / "course_file.txt"  # stands in for a file of the course
+    course_file.write_text("x")
+    probe = PROBE.format(solutions=str(ROOT / "solutions"),
+                         other=str(workspace / "submitted" / "a_classmate" / LESSON / f"{LESSON}.ipynb"),
+                         gradebook=str(workspace / "gradebook.db"), port=listener.getsockname()[1],
+                         course_file=str(ROOT / "README.md") if sandboxed else str(course_file))
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _write(subs, "a_classmate", submission())
+    _write(subs, "probe", submission({"relevance_mass": probe}))
+    result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", "30",
+                     *(["--sandbox"] if sandboxed else []))
+    listener.close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["student"]: row for row in csv.DictReader(open(workspace / "grades.csv"))}
+    assert float(rows["a_classmate"]["score"]) == AUTO_TOTAL
+    feedback = (workspace / "feedback" / "probe" / LESSON / f"{LESSON}.html").read_text()
+    if sandboxed:
+        assert float(rows["probe"]["relevance_mass"]) == 1, feedback[-3000:]
+        assert float(rows["probe"]["score"]) == AUTO_TOTAL
+    else:  # the probe itself works: without a sandbox it finds every door open
+        assert float(rows["probe"]["relevance_mass"]) == 0
+        for leak in ("sees", "reads", "gradebook.db", "network", "can write the course"):
+            assert leak in feedback

@@ -62,7 +62,8 @@ def _cmd_grade(args) -> int:
     print(f"grading {lesson} from {args.submissions} into {workspace}", flush=True)
     loop.grade(course, lesson, Path(args.submissions), workspace,
                progress=lambda line: print(line, flush=True),
-               write_feedback=not args.no_feedback, csv_path=args.output, timeout=args.timeout)
+               write_feedback=not args.no_feedback, csv_path=args.output, timeout=args.timeout,
+               sandbox=args.sandbox)
     print(f"grades: {args.output or workspace / 'grades.csv'}")
     if not args.no_feedback:
         print(f"feedback: {workspace / 'feedback'}/<student>/{lesson}/{lesson}.html")
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", metavar="DIR", help=WORKSPACE_HELP)
     p.add_argument("--output", metavar="CSV", type=Path, help="grades CSV (default: WORKSPACE/grades.csv)")
     p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run each notebook in a bubblewrap sandbox: no network, read-only files, "
+                   "solutions and other students' work hidden (Linux, needs bwrap)")
     p.add_argument("--timeout", type=int, metavar="SECONDS",
                    help="seconds a cell may run before it is interrupted and fails (default 60)")
     p.set_defaults(run=_cmd_grade)

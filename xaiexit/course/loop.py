@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 from xaiexit.course import audit
+from xaiexit.course import sandbox as jail
 from xaiexit.course.notebooks import exercises, grade_id, nbgrader_meta, parse_notebook, read_notebook, repair
 from xaiexit.course.workspace import (
     CONFIG,
@@ -401,14 +402,14 @@ def prepare_gradebook(course: Path, lesson: str, workspace: Path, config) -> nbf
 
 
 def grade(course: Path, lesson: str, submissions: Path, workspace=None, progress=print,
-          write_feedback: bool = True, csv_path: Path | None = None, timeout: int | None = None) -> dict:
+          write_feedback: bool = True, csv_path: Path | None = None, timeout: int | None = None,
+          sandbox: bool = False) -> dict:
     """Autograde every submission in ``submissions``; return the per-student report.
 
     ``timeout`` overrides the seconds a cell may run (autograder/nbgrader_config.py: 60);
-    a cell that runs longer is interrupted and fails on its own.
+    a cell that runs longer is interrupted and fails on its own. ``sandbox`` runs every
+    notebook in a bubblewrap sandbox (see :mod:`xaiexit.course.sandbox`).
     """
-    from nbgrader.converters import Autograde
-
     lesson = resolve_lesson(course, lesson)
     workspace = workspace_path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
@@ -421,21 +422,35 @@ def grade(course: Path, lesson: str, submissions: Path, workspace=None, progress
     for line in skipped:
         progress(f"  {line}")
     report = _load_report(workspace, lesson)
-    for i, sub in enumerate(subs, 1):
-        if sub.problem is None:
-            sub.notebook, repairs = repair(sub.notebook, release_nb)
-            sub.notes += repairs
-            sub.flags = audit.scan_notebook(sub.notebook, graded_names)
-            sub.problem = _autograde(course, lesson, config, workspace, sub, release_nb)
-        report[sub.student] = {"problem": sub.problem, "notes": sub.notes, "flags": sub.flags}
-        _save_report(workspace, lesson, report)
-        score = _scores(config, lesson, [sub.student]).get(sub.student)
-        shown = f"{score['score']:g}/{score['max_score']:g}" if score and not sub.problem else "0 (not graded)"
-        progress(f"[{i}/{len(subs)}] {sub.student}: {shown}" + (f" - {sub.problem}" if sub.problem else ""))
+    if sandbox:
+        jail.require_bwrap()
+    runtime = tempfile.TemporaryDirectory(prefix="xaiexit-kernels-") if sandbox else contextlib.nullcontext()
+    with runtime as runtime_dir:
+        for i, sub in enumerate(subs, 1):
+            if sub.problem is None:
+                sub.notebook, repairs = repair(sub.notebook, release_nb)
+                sub.notes += repairs
+                sub.flags = audit.scan_notebook(sub.notebook, graded_names)
+                if sandbox:  # this student's folders are the only writable ones
+                    own = [workspace / step / sub.student / lesson for step in ("submitted", "autograded")]
+                    for folder in own:
+                        folder.mkdir(parents=True, exist_ok=True)
+                    jail.configure(config, course, workspace, own, Path(runtime_dir))
+                sub.problem = _autograde(course, lesson, config, workspace, sub, release_nb)
+            _record(config, workspace, lesson, report, sub, i, len(subs), progress)
     if write_feedback:
         feedback(course, lesson, workspace, students=[s.student for s in subs if s.problem is None])
     export(course, [lesson], workspace, csv_path)
     return report
+
+
+def _record(config, workspace: Path, lesson: str, report: dict, sub: Submission, i: int, n: int, progress) -> None:
+    """Save one student's report entry and print their line."""
+    report[sub.student] = {"problem": sub.problem, "notes": sub.notes, "flags": sub.flags}
+    _save_report(workspace, lesson, report)
+    score = _scores(config, lesson, [sub.student]).get(sub.student)
+    shown = f"{score['score']:g}/{score['max_score']:g}" if score and not sub.problem else "0 (not graded)"
+    progress(f"[{i}/{n}] {sub.student}: {shown}" + (f" - {sub.problem}" if sub.problem else ""))
 
 
 def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submission, release_nb) -> str | None:
@@ -457,7 +472,7 @@ def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submissi
         except CourseError as exc:
             if "DeadKernelError" not in str(exc) and "Kernel died" not in str(exc):
                 return f"grading failed: {exc}"
-        answer = _crashing_answer(course, lesson, sub.notebook, folder, config.Execute.timeout)
+        answer = _crashing_answer(course, lesson, sub.notebook, folder, config)
         if answer is None:
             return "grading failed: the Python kernel died and the cell responsible could not be found"
         stub = next(c for c in release_nb.cells if grade_id(c) == answer)
@@ -469,7 +484,7 @@ def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submissi
     return "grading failed: the Python kernel kept dying"
 
 
-def _crashing_answer(course: Path, lesson: str, nb, folder: Path, timeout: int) -> str | None:
+def _crashing_answer(course: Path, lesson: str, nb, folder: Path, config) -> str | None:
     """Run the submission with its hidden tests and name the answer cell whose code killed
     the kernel (the answer itself, or the exercise whose test cell was running)."""
     import copy as _copy
@@ -484,7 +499,9 @@ def _crashing_answer(course: Path, lesson: str, nb, folder: Path, timeout: int) 
         if gid in source and nbgrader_meta(cell).get("locked"):
             cell.source = source[gid].source
     started = []
-    client = NotebookClient(run, timeout=timeout, kernel_name="python3", allow_errors=True,
+    # the grading kernel settings (the sandbox's, when grading in one)
+    client = NotebookClient(run, config=config, timeout=config.Execute.timeout,
+                            kernel_name=config.Execute.get("kernel_name", "python3"), allow_errors=True,
                             on_cell_execute=lambda cell, cell_index: started.append(cell),
                             resources={"metadata": {"path": str(folder)}})
     with _environment(NBGRADER_EXECUTION="autograde"):
