@@ -43,11 +43,10 @@ def kernel_argv(course: Path, workspace: Path, writable: list[Path], runtime: Pa
     args = [shutil.which("prlimit") or "prlimit", f"--as={MEMORY_BYTES}", f"--cpu={CPU_SECONDS}", "--",
             require_bwrap(), "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--tmpfs", "/tmp", "--tmpfs", str(home)]
-    # what the kernel needs from under the hidden home: the course (its venv, the package)
-    # and the Python installation
+    # what the kernel needs, read-only, even where it lives under the hidden /tmp or home:
+    # the course (its venv and the package) and the Python installation
     for keep in (course, Path(sys.prefix), Path(sys.base_prefix)):
-        if keep.resolve().is_relative_to(home):
-            args += ["--ro-bind", str(keep.resolve()), str(keep.resolve())]
+        args += ["--ro-bind", str(keep.resolve()), str(keep.resolve())]
     hidden = [course / "solutions", course / ".git", workspace, default_workspace()]
     for path in hidden:
         if path.exists():
