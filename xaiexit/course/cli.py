@@ -32,17 +32,13 @@ def _cmd_release(args) -> int:
     return 0
 
 
-SYMBOLS = {"passed": "passed", "failed": "FAILED", "not attempted": "not attempted",
-           "answered": "answered", "not answered": "not answered"}
-
-
 def _cmd_check(args) -> int:
     course = find_course(args.course)
-    print(f"checking the saved notebook (save it first) ...", flush=True)
+    print("checking the saved notebook (save it first) ...", flush=True)
     report = loop.check(course, args.notebook, timeout=args.timeout)
     width = max(len(r.name) for r in report.results) if report.results else 10
     for r in report.results:
-        line = f"  {SYMBOLS[r.status]:<13} {r.name:<{width}}  ({r.points:g} pt)"
+        line = f"  {'FAILED' if r.status == 'failed' else r.status:<13} {r.name:<{width}}  ({r.points:g} pt)"
         if r.message:
             line += f"  {r.message}"
         print(line)
