@@ -1,9 +1,16 @@
-"""Shared by the course tests: the Lesson 1 notebooks and submissions built from them."""
+"""Shared by the course tests: each lesson's notebooks and submissions built from them.
+
+``Lesson("02_flat_regions", "flat_regions")`` gives the source and released notebooks of
+a lesson, its solution functions, its mistakes written as answer cells, and released
+notebooks filled in as a learner would. The module-level names are Lesson 1's.
+"""
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
-from functools import lru_cache
+import re
+from functools import cached_property
 from pathlib import Path
 
 import nbformat
@@ -11,53 +18,83 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "01_gradient_saliency"
-SOURCE = ROOT / "solutions" / LESSON / f"{LESSON}.ipynb"
-RELEASE = ROOT / "lessons" / LESSON / f"{LESSON}.ipynb"
 
 
 def cells_by_id(nb) -> dict:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
-@lru_cache(maxsize=1)
+class Lesson:
+    """One lesson: ``name`` is its folder (``01_gradient_saliency``), ``grading`` the name of
+    its module in ``xaiexit.grading`` (``gradient_saliency``)."""
+
+    def __init__(self, name: str, grading: str):
+        self.name = name
+        self.number = str(int(name.split("_")[0]))
+        self.source = ROOT / "solutions" / name / f"{name}.ipynb"
+        self.release = ROOT / "lessons" / name / f"{name}.ipynb"
+        self.grading = importlib.import_module(f"xaiexit.grading.{grading}")
+        self.mistakes = importlib.import_module(f"xaiexit.grading.{grading}_mistakes")
+
+    @cached_property
+    def solution_sources(self) -> dict[str, str]:
+        """grade_id -> source of every answer cell (code and written) in the source notebook."""
+        nb = nbformat.read(self.source, as_version=4)
+        return {gid: c.source for gid, c in cells_by_id(nb).items() if c.metadata["nbgrader"].get("solution")}
+
+    @cached_property
+    def points(self) -> dict[str, int]:
+        """Auto-graded exercise -> its points, read from the test cells."""
+        nb = nbformat.read(self.source, as_version=4)
+        return {gid[: -len("_test")]: int(c.metadata["nbgrader"]["points"]) for gid, c in cells_by_id(nb).items()
+                if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"}
+
+    def solution_namespace(self) -> dict:
+        """The solution functions, defined as the notebook defines them (in order)."""
+        namespace = {"torch": torch, "nn": nn}
+        nb = nbformat.read(self.source, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id", "").endswith("_given")):
+                exec(cell.source, namespace)
+        return namespace
+
+    def mistake_source(self, mistake) -> str:
+        """A catalogued mistake as the learner's answer cell: renamed to the exercise, with
+        the module-level helpers it calls (``_name(...)``) defined before it."""
+        body = inspect.getsource(mistake.function).split("\n")
+        start = next(i for i, line in enumerate(body) if line.startswith("def "))
+        source = "\n".join(body[start:]).replace(f"def {mistake.function.__name__}(", f"def {mistake.exercise}(", 1)
+        helpers = [name for name in dict.fromkeys(re.findall(r"\b(_[a-z]\w*)\(", source))
+                   if inspect.isfunction(getattr(self.mistakes, name, None))]
+        imports = "import copy\nimport math\n\nimport torch\nimport torch.nn.functional as F\n\n"
+        return imports + "".join(inspect.getsource(getattr(self.mistakes, h)) + "\n\n" for h in helpers) + source
+
+    def submission(self, answers: dict[str, str] | None = None, solved: bool = True):
+        """The released notebook with answer cells filled in.
+
+        ``solved``: start from the notebook's own solutions; ``answers`` overrides cells.
+        """
+        nb = nbformat.read(self.release, as_version=4)
+        cells = cells_by_id(nb)
+        filled = dict(self.solution_sources) if solved else {}
+        filled.update(answers or {})
+        for gid, source in filled.items():
+            cells[gid].source = source
+        return copy.deepcopy(nb)
+
+
+LESSON1 = Lesson("01_gradient_saliency", "gradient_saliency")
+LESSON2 = Lesson("02_flat_regions", "flat_regions")
+
+# Lesson 1 under the names the first tests use
+LESSON = LESSON1.name
+SOURCE = LESSON1.source
+RELEASE = LESSON1.release
+solution_namespace = LESSON1.solution_namespace
+mistake_source = LESSON1.mistake_source
+submission = LESSON1.submission
+
+
 def solution_sources() -> dict[str, str]:
-    """grade_id -> source of every answer cell (code and written) in the source notebook."""
-    nb = nbformat.read(SOURCE, as_version=4)
-    return {gid: c.source for gid, c in cells_by_id(nb).items() if c.metadata["nbgrader"].get("solution")}
-
-
-def solution_namespace() -> dict:
-    """The five solution functions, defined as the notebook defines them."""
-    namespace = {"torch": torch, "nn": nn}
-    for gid, source in solution_sources().items():
-        if not gid.startswith("think"):
-            exec(source, namespace)
-    return namespace
-
-
-def mistake_source(mistake) -> str:
-    """A catalogued mistake as the learner's answer cell: renamed to the exercise, with
-    any module-level helper it calls defined alongside."""
-    from xaiexit.grading import gradient_saliency_mistakes as module
-
-    body = inspect.getsource(mistake.function).split("\n")
-    start = next(i for i, line in enumerate(body) if line.startswith("def "))
-    source = "\n".join(body[start:]).replace(f"def {mistake.function.__name__}(", f"def {mistake.exercise}(", 1)
-    if "_abs_gradient(" in source:
-        source = inspect.getsource(module._abs_gradient) + "\n\n" + source
-    return source
-
-
-def submission(answers: dict[str, str] | None = None, solved: bool = True):
-    """The released notebook with answer cells filled in.
-
-    ``solved``: start from the notebook's own solutions; ``answers`` overrides cells.
-    """
-    nb = nbformat.read(RELEASE, as_version=4)
-    cells = cells_by_id(nb)
-    filled = dict(solution_sources()) if solved else {}
-    filled.update(answers or {})
-    for gid, source in filled.items():
-        cells[gid].source = source
-    return copy.deepcopy(nb)
+    return LESSON1.solution_sources

@@ -8,53 +8,14 @@ nbgrader and checks that it loses exactly its exercise's points.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 
+from xaiexit.grading._catalogue import Catalogue, Mistake
 
-@dataclass(frozen=True)
-class Mistake:
-    """One catalogued mistake.
+_catalogue = Catalogue()
+mistake, of, message, CATALOGUE = _catalogue.mistake, _catalogue.of, _catalogue.message, _catalogue.entries
 
-    exercise : the function it is a wrong version of.
-    name : a short id.
-    message : what the learner reads; the hidden tests raise exactly this text.
-    function : the wrong implementation (same signature as the exercise).
-    matches_output : True when the mistake is recognised from its output alone;
-        False when a dedicated check (hygiene, an edge case, a noise estimate) catches it.
-    """
-
-    exercise: str
-    name: str
-    message: str
-    function: Callable
-    matches_output: bool = True
-
-
-CATALOGUE: list[Mistake] = []
-
-
-def mistake(exercise: str, name: str, message: str, matches_output: bool = True):
-    def register(function):
-        CATALOGUE.append(Mistake(exercise, name, message, function, matches_output))
-        return function
-
-    return register
-
-
-def of(exercise: str) -> list[Mistake]:
-    """The catalogued mistakes of one exercise."""
-    return [m for m in CATALOGUE if m.exercise == exercise]
-
-
-def message(exercise: str, name: str) -> str:
-    """The message of one catalogued mistake."""
-    for m in CATALOGUE:
-        if (m.exercise, m.name) == (exercise, name):
-            return m.message
-    raise KeyError(f"no catalogued mistake {exercise}/{name}")
+__all__ = ["CATALOGUE", "Mistake", "mistake", "of", "message"]
 
 
 # --- 1. vanilla_gradient -----------------------------------------------------------------

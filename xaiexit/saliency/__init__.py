@@ -11,7 +11,8 @@ Every method has the same call shape, ``method(model, x, target, **options)``:
 
 Attributions come back shaped like ``x`` (``grad_cam``: ``(B, H, W)``).
 ``to_heatmap`` turns them into displayable maps; ``xaiexit.saliency.metrics``
-scores them.
+scores them; ``xaiexit.saliency.sanity`` checks that a method explains the model
+(cascading randomisation, constant-shift invariance).
 
 Examples
 --------
@@ -21,11 +22,11 @@ Examples
 >>> to_heatmap(integrated_gradients(model, x, target=1)).shape
 torch.Size([2, 64, 64])
 """
-from xaiexit.saliency import metrics
+from xaiexit.saliency import metrics, sanity
 from xaiexit.saliency.grad_cam import grad_cam
 from xaiexit.saliency.gradient import gradient_x_input, vanilla_gradient
 from xaiexit.saliency.heatmap import to_heatmap
-from xaiexit.saliency.integrated_gradients import integrated_gradients
+from xaiexit.saliency.integrated_gradients import completeness_gap, integrated_gradients
 from xaiexit.saliency.occlusion import occlusion
 from xaiexit.saliency.smoothgrad import smoothgrad
 
@@ -34,8 +35,10 @@ __all__ = [
     "gradient_x_input",
     "smoothgrad",
     "integrated_gradients",
+    "completeness_gap",
     "grad_cam",
     "occlusion",
     "to_heatmap",
     "metrics",
+    "sanity",
 ]

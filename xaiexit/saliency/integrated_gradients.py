@@ -140,9 +140,61 @@ def integrated_gradients(
             grad = input_gradients(model, on_path, target[sample])
             total.index_add_(0, sample, grad * weights[step].view(-1, 1, 1, 1))
         attr = total * (x - baseline)
-        if not return_gap:
-            return attr
-        with torch.no_grad():
-            change = target_scores(model(x), target) - target_scores(model(baseline), target)
-    return attr, attr.sum(dim=(1, 2, 3)) - change
+    if not return_gap:
+        return attr
+    return attr, completeness_gap(model, x, target, attr, baseline)
+
+
+def completeness_gap(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    attributions: torch.Tensor,
+    baseline: Union[None, float, torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""How far attributions are from adding up to the score change from the baseline.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier returning logits ``(B, num_classes)``; run in eval mode, restored after.
+    x : (B, C, H, W) tensor
+        The explained images.
+    target : int, (B,) long tensor or None
+        Class explained per sample; ``None`` uses the class predicted for ``x``.
+    attributions : (B, C, H, W) tensor
+        Attributions of ``x`` (for example Integrated Gradients).
+    baseline : None, float or tensor
+        As in :func:`integrated_gradients`: zeros, a constant, or a tensor that
+        broadcasts to ``x``.
+
+    Returns
+    -------
+    gap : (B,) tensor
+        :math:`\sum_i A_i - \big(S_c(x) - S_c(x')\big)`, in the units of the logit.
+        Zero for attributions that satisfy completeness.
+
+    Notes
+    -----
+    The completeness axiom of Integrated Gradients says the attributions add up to
+    the change of the class score along the path: :math:`\sum_i A_i(x) = S_c(x) -
+    S_c(x')`. A gradient map, or IG with too few steps, leaves a gap.
+
+    Examples
+    --------
+    >>> model = SmallCNN().eval()
+    >>> x = torch.rand(2, 3, 64, 64)
+    >>> attr = integrated_gradients(model, x, 1, steps=64)
+    >>> completeness_gap(model, x, 1, attr).abs().max() < 1e-2
+    tensor(True)
+    """
+    x = check_images(x)
+    if not isinstance(attributions, torch.Tensor) or attributions.shape != x.shape:
+        shape = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
+        raise ValueError(f"attributions must be shaped like x, {tuple(x.shape)}, got {shape}")
+    baseline = baseline_like(baseline, x)
+    with frozen_eval(model), torch.no_grad():
+        target = resolve_target(model, x, target)
+        change = target_scores(model(x), target) - target_scores(model(baseline), target)
+    return attributions.detach().sum(dim=(1, 2, 3)) - change
 

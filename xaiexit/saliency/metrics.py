@@ -5,6 +5,7 @@ Every function works per sample and returns a ``(B,)`` tensor.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 EPS = 1e-7  # added to |attr| by the Gini index, as in Quantus
 
@@ -157,6 +158,96 @@ def pointing_game(heatmap: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     r, mask = _map_and_mask(heatmap, mask)
     first_max = r.flatten(1).argmax(dim=1)  # torch returns the first of tied maxima
     return mask.flatten(1).gather(1, first_max[:, None]).squeeze(1)
+
+
+def mask_regions(mask: torch.Tensor, width: int) -> torch.Tensor:
+    r"""Split an object mask into its interior, a ring around its border, and the rest.
+
+    Parameters
+    ----------
+    mask : (B, H, W) bool tensor
+        True on the object.
+    width : int
+        Half-width of the border ring in pixels (>= 0).
+
+    Returns
+    -------
+    regions : (B, 3, H, W) bool tensor
+        ``regions[:, 0]`` interior: the mask eroded by a ``(2w+1) x (2w+1)`` square;
+        ``regions[:, 1]`` border ring: the dilated mask minus the eroded one (``w``
+        pixels on each side of the outline); ``regions[:, 2]`` background: outside
+        the dilated mask. Every pixel is in exactly one region.
+
+    Notes
+    -----
+    The image edge is not an edge of the object: pixels beyond it are ignored, as
+    with ``mode="ignore"`` in scikit-image's ``binary_erosion``/``binary_dilation``.
+    Max-pooling does exactly this, because its padding never wins a maximum.
+
+    Examples
+    --------
+    >>> mask = torch.zeros(1, 5, 5, dtype=torch.bool)
+    >>> mask[0, 1:4, 1:4] = True
+    >>> mask_regions(mask, 1)[0, :, 2]        # the middle row: interior, ring, background
+    tensor([[False, False,  True, False, False],
+            [ True,  True, False,  True,  True],
+            [False, False, False, False, False]])
+    """
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 3:
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be shaped (B, H, W), got {shape}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 0:
+        raise ValueError(f"width must be an integer >= 0 (pixels), got {width!r}")
+    m = mask.bool()[:, None].float()  # (B, 1, H, W)
+    size = 2 * width + 1
+    dilated = F.max_pool2d(m, size, stride=1, padding=width) > 0
+    eroded = ~(F.max_pool2d(1 - m, size, stride=1, padding=width) > 0)
+    interior, outside = eroded[:, 0], ~dilated[:, 0]
+    return torch.stack([interior, ~interior & ~outside, outside], dim=1)
+
+
+def interior_border_split(heatmap: torch.Tensor, mask: torch.Tensor, width: int = 3) -> torch.Tensor:
+    r"""Shares of the saliency in the object's interior, on its border ring, and outside.
+
+    Parameters
+    ----------
+    heatmap : (B, H, W) or (B, C, H, W) tensor
+        Saliency. Its absolute value is used; channels are summed.
+    mask : (B, H, W) bool tensor
+        True on the object (ground truth).
+    width : int
+        Half-width of the border ring, see :func:`mask_regions`.
+
+    Returns
+    -------
+    shares : (B, 3) tensor
+        ``[interior, border, background]``; each row adds up to 1. An all-zero map
+        gets ``[0, 0, 0]``.
+
+    Notes
+    -----
+    With regions :math:`I, R, O` from :func:`mask_regions`,
+
+    .. math:: s_I = \frac{\sum_{ij \in I} |h_{ij}|}{\sum_{ij} |h_{ij}|}, \quad
+              s_R = \frac{\sum_{ij \in R} |h_{ij}|}{\sum_{ij} |h_{ij}|}, \quad
+              s_O = 1 - s_I - s_R
+
+    A method that only sees edges puts its mass on the ring; one that sees the whole
+    object also reaches the interior. Compare the shares with the regions' areas.
+
+    Examples
+    --------
+    >>> mask = torch.zeros(1, 5, 5, dtype=torch.bool)
+    >>> mask[0, 1:4, 1:4] = True
+    >>> interior_border_split(torch.ones(1, 5, 5), mask, width=1)  # area shares: 1, 24, 0 pixels
+    tensor([[0.0400, 0.9600, 0.0000]])
+    """
+    h, mask = _map_and_mask(heatmap, mask)
+    regions = mask_regions(mask, width).to(h.dtype)  # (B, 3, H, W)
+    h = h.abs()
+    mass = (h[:, None] * regions).sum(dim=(2, 3))  # (B, 3)
+    total = h.sum(dim=(1, 2))[:, None]
+    return mass / torch.where(total > 0, total, torch.ones_like(total))
 
 
 def _flat(attr: torch.Tensor, name: str) -> torch.Tensor:
