@@ -50,9 +50,12 @@ class Lesson:
                 if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"}
 
     def solution_namespace(self) -> dict:
-        """The solution functions, defined as the notebook defines them (in order)."""
+        """The solution functions, defined as the notebook defines them (in order), after the
+        setup cell's imports."""
         namespace = {"torch": torch, "nn": nn}
         nb = nbformat.read(self.source, as_version=4)
+        setup = cells_by_id(nb)["setup"].source.splitlines()
+        exec("\n".join(line for line in setup if line.startswith(("import ", "from "))), namespace)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id", "").endswith("_given")):

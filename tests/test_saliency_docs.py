@@ -4,6 +4,7 @@ import importlib
 
 import pytest
 import torch
+from torch import nn
 
 from xaiexit.models import SmallCNN
 
@@ -16,6 +17,7 @@ MODULES = [
     "xaiexit.saliency.occlusion",
     "xaiexit.saliency.heatmap",
     "xaiexit.saliency.metrics",
+    "xaiexit.saliency.sanity",
 ]
 
 
@@ -27,7 +29,9 @@ def test_docstring_examples(name):
     try:
         torch.manual_seed(0)
         result = doctest.testmod(
-            module, extraglobs={"torch": torch, "SmallCNN": SmallCNN}, optionflags=doctest.NORMALIZE_WHITESPACE
+            module,
+            extraglobs={"torch": torch, "nn": nn, "SmallCNN": SmallCNN},
+            optionflags=doctest.NORMALIZE_WHITESPACE,
         )
     finally:
         torch.set_num_threads(threads)

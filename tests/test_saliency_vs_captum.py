@@ -7,6 +7,7 @@ import captum.attr as captum_attr  # noqa: E402
 
 from xaiexit.models import SmallCNN  # noqa: E402
 from xaiexit.saliency import (  # noqa: E402
+    completeness_gap,
     grad_cam,
     gradient_x_input,
     integrated_gradients,
@@ -169,3 +170,36 @@ def test_occlusion_matches_captum_with_rectangular_window_and_baseline():
         x, sliding_window_shapes=(3, 4, 8), strides=(3, 2, 4), target=target, baselines=0.5
     )
     close(occlusion(model, x, target, window=(4, 8), stride=(2, 4), baseline=0.5, batch_size=len(x)), expected)
+
+
+COMPLETENESS_BASELINES = {
+    # ours, Captum's start_point
+    "zeros": (None, 0.0),
+    "float": (0.3, 0.3),
+    "(C, H, W)": (torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(3, 32, 32),
+                  torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(1, 3, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("baselines", COMPLETENESS_BASELINES.values(), ids=COMPLETENESS_BASELINES.keys())
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradient_x_input"])
+def test_completeness_gap_is_captums_convergence_delta(setup, method, baselines):
+    # Captum's compute_convergence_delta is sum_i A_i - (F(end_point) - F(start_point)):
+    # the same sign as ours, attributions minus the score change (positive when the
+    # attributions overshoot). Any attributions will do: two-point left-Riemann IG and
+    # gradient x input both leave a real gap on this ReLU network. In float64 the two
+    # differ only by the order of the sums.
+    model, x, target = setup
+    model, x = model.double(), x.double()
+    ours, start_point = baselines
+    if method == "integrated_gradients":
+        attr = integrated_gradients(model, x, target, baseline=ours, steps=2, rule="riemann_left")
+    else:
+        attr = gradient_x_input(model, x, target)
+    delta = captum_attr.IntegratedGradients(model).compute_convergence_delta(
+        attr, start_point=start_point, end_point=x, target=target
+    )
+    gap = completeness_gap(model, x, target, attr, ours)
+    assert gap.shape == (3,) and gap.dtype == torch.float64
+    torch.testing.assert_close(gap, delta, rtol=1e-9, atol=1e-12)
+    assert delta.abs().max() > 1e-3

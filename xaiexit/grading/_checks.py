@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import os
 import traceback
 import types
@@ -143,3 +144,106 @@ def seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield torch.Generator().manual_seed(seed)
+
+
+@contextlib.contextmanager
+def reference_helpers(fn, **references):
+    """Swap the learner's own helpers (e.g. their ``vanilla_gradient``) for the reference
+    while ``fn`` is tested, so one mistake is not counted in two exercises."""
+    namespace = getattr(fn, "__globals__", None)
+    saved = {}
+    if isinstance(namespace, dict):
+        for name, reference in references.items():
+            if name in namespace:
+                saved[name] = namespace[name]
+                namespace[name] = reference
+    try:
+        yield
+    finally:
+        if saved:
+            namespace.update(saved)
+
+
+#: The rules every model-based exercise follows, each named by a catalogued mistake.
+HYGIENE_RULES = ("train_mode", "grads_left", "modifies_input")
+
+
+class Grader:
+    """What the checks of one lesson share.
+
+    mistakes : the lesson's ``<lesson>_mistakes`` module; :meth:`diagnose` names the
+        catalogued mistake whose output equals the learner's.
+    seed : the seed of the lesson's hidden inputs; catalogued mistakes run with ``seed + 1``.
+    hygiene : ``(mistakes module, exercise)`` whose catalogued mistakes ``train_mode``,
+        ``grads_left`` and ``modifies_input`` give the hygiene messages of every
+        model-based exercise of the lesson.
+    """
+
+    def __init__(self, mistakes: types.ModuleType, seed: int, hygiene: tuple):
+        self.mistakes, self.seed = mistakes, seed
+        module, exercise = hygiene
+        self.hygiene = {rule: module.message(exercise, rule) for rule in HYGIENE_RULES}
+
+    @staticmethod
+    def snapshot(model: torch.nn.Module, x: torch.Tensor) -> dict:
+        """What :meth:`check_hygiene` compares with after the learner's call."""
+        return {
+            "buffers": [b.detach().clone() for b in model.buffers()],
+            "flags": [p.requires_grad for p in model.parameters()],
+            "x": x.detach().clone(),
+        }
+
+    def check_hygiene(self, name: str, model: torch.nn.Module, x: torch.Tensor, before: dict) -> None:
+        """Eval mode (BatchNorm statistics unchanged), no ``.grad`` left in the model, its
+        ``requires_grad`` flags restored, ``x`` unchanged."""
+        if any(not torch.equal(a, b) for a, b in zip(before["buffers"], model.buffers())):
+            raise GradingError(f"{name} {self.hygiene['train_mode']}")
+        if any(p.grad is not None and bool(p.grad.detach().abs().sum() > 0) for p in model.parameters()):
+            raise GradingError(f"{name} {self.hygiene['grads_left']}")
+        if [p.requires_grad for p in model.parameters()] != before["flags"]:
+            raise GradingError(
+                f"{name} leaves the model's parameters with requires_grad changed: restore the "
+                "flags (or use torch.autograd.grad(score, x), which needs no freezing)"
+            )
+        if x.requires_grad or x.grad is not None or not torch.equal(x.detach(), before["x"]):
+            raise GradingError(f"{name} {self.hygiene['modifies_input']}")
+
+    def diagnose(self, name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple,
+                 case: str):
+        """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
+        otherwise a message with the size of the difference."""
+        for m in self.mistakes.of(exercise):
+            if not m.matches_output:
+                continue
+            try:
+                with seeded(self.seed + 1):
+                    wrong = m.function(*[copy.deepcopy(a) for a in args])
+            except Exception:  # noqa: BLE001 - a mistake that fails on these inputs is not this one
+                continue
+            if isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong):
+                raise GradingError(f"{name} {m.message}")
+        scale = float(torch.max(torch.abs(expected.double()))) if expected.numel() else 0.0
+        raise GradingError(
+            f"{name} gives a wrong result {case}: it differs from the correct one by up to "
+            f"{max_diff(out, expected):.3g} (correct values reach {scale:.3g})"
+        )
+
+    def compare(self, name: str, exercise: str, fn, args: tuple, expected: torch.Tensor, case: str,
+                accept=close, screen=None) -> torch.Tensor:
+        """Call ``fn(model, x, *rest)`` on copies of ``args``, check hygiene and compare
+        with ``expected``.
+
+        accept : ``accept(out, expected)`` says whether they agree (default :func:`close`).
+        screen : ``screen(out)`` sees the raw output first and may raise the message of a
+            mistake recognised from it (NaN where no value should be, say).
+        """
+        model, x = copy.deepcopy(args[0]), args[1].clone()
+        before = self.snapshot(model, x)
+        out = call(fn, name, model, x, *[copy.deepcopy(a) for a in args[2:]])
+        if screen is not None:
+            screen(out)
+        out = expect_tensor(out, name, expected.shape, like=x)
+        self.check_hygiene(name, model, x, before)
+        if not accept(out, expected):
+            self.diagnose(name, exercise, out, expected, args, case)
+        return out

@@ -12,7 +12,6 @@ Examples
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 
@@ -22,37 +21,29 @@ from torch import nn
 from xaiexit import saliency
 from xaiexit.grading import gradient_saliency_mistakes as mistakes
 from xaiexit.grading._checks import (
+    Grader,
     GradingError,
     assert_untampered,
     call,
     close,
     expect_tensor,
-    max_diff,
+    reference_helpers,
     seeded,
 )
-from xaiexit.models import SmallCNN
+from xaiexit.grading._models import cnn as _cnn
+from xaiexit.grading._models import linear_model as _linear_model
+from xaiexit.grading._models import targets_not_predicted as _targets_not_predicted
 from xaiexit.saliency.metrics import relevance_mass as _reference_relevance_mass
 
 SEED = 20261125  # hidden inputs differ from anything the notebook shows
 
+# naming mistakes, hygiene (eval mode, no .grad left, x unchanged), comparing with the reference
+_grader = Grader(mistakes, SEED, hygiene=(mistakes, "vanilla_gradient"))
+_snapshot, _check_hygiene = _grader.snapshot, _grader.check_hygiene
+_diagnose, _compare = _grader.diagnose, _grader.compare
+
 
 # --- test models and inputs ----------------------------------------------------------------
-
-def _linear_model(shape: tuple, classes: int) -> nn.Module:
-    """Logits = W x + b; the input gradient of logit k is W[k], a hand-checkable answer."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), classes))
-
-
-def _cnn(in_channels: int = 3, classes: int = 3) -> nn.Module:
-    """A small CNN handed over in *training* mode, with BatchNorm statistics far from the
-    batch's own, so running it without ``model.eval()`` gives a different answer."""
-    model = SmallCNN(in_channels=in_channels, num_classes=classes, widths=(6, 8))
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.3, 3.0)
-    return model.train()
-
 
 class _Quadratic(nn.Module):
     """Logit k = w_k * sum(x**2) / 2, so the input gradient of class k is w_k * x.
@@ -67,66 +58,6 @@ class _Quadratic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * x.pow(2).sum(dim=(1, 2, 3))[:, None] * self.weights[None, :]
-
-
-def _targets_not_predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Per-sample targets that differ from the predicted class for most samples."""
-    with torch.no_grad():
-        logits = copy.deepcopy(model).eval()(x)
-    return logits.argmin(dim=1)
-
-
-# --- hygiene: what a gradient method must leave untouched ----------------------------------
-
-def _snapshot(model: nn.Module, x: torch.Tensor) -> dict:
-    return {
-        "buffers": [b.detach().clone() for b in model.buffers()],
-        "flags": [p.requires_grad for p in model.parameters()],
-        "x": x.detach().clone(),
-    }
-
-
-def _check_hygiene(name: str, model: nn.Module, x: torch.Tensor, before: dict) -> None:
-    # Every model-based exercise shares vanilla_gradient's hygiene rules and messages.
-    if any(not torch.equal(a, b) for a, b in zip(before["buffers"], model.buffers())):
-        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'train_mode')}")
-    if any(p.grad is not None and bool(p.grad.detach().abs().sum() > 0) for p in model.parameters()):
-        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'grads_left')}")
-    if [p.requires_grad for p in model.parameters()] != before["flags"]:
-        raise GradingError(
-            f"{name} leaves the model's parameters with requires_grad changed: restore the "
-            "flags (or use torch.autograd.grad(score, x), which needs no freezing)"
-        )
-    if x.requires_grad or x.grad is not None or not torch.equal(x.detach(), before["x"]):
-        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'modifies_input')}")
-
-
-def _diagnose(name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple, case: str):
-    """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
-    otherwise a message with the size of the difference."""
-    for m in mistakes.of(exercise):
-        if not m.matches_output:
-            continue
-        with seeded(SEED + 1):
-            wrong = m.function(*[copy.deepcopy(a) for a in args])
-        if isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong):
-            raise GradingError(f"{name} {m.message}")
-    scale = float(torch.max(torch.abs(expected.double()))) if expected.numel() else 0.0
-    raise GradingError(
-        f"{name} gives a wrong result {case}: it differs from the correct one by up to "
-        f"{max_diff(out, expected):.3g} (correct values reach {scale:.3g})"
-    )
-
-
-def _compare(name, exercise, fn, args, expected, case):
-    """Call ``fn(*args)`` on copies, check hygiene and compare with ``expected``."""
-    model, x = copy.deepcopy(args[0]), args[1].clone()
-    before = _snapshot(model, x)
-    out = call(fn, name, model, x, *args[2:])
-    out = expect_tensor(out, name, expected.shape, like=x)
-    _check_hygiene(name, model, x, before)
-    if not close(out, expected):
-        _diagnose(name, exercise, out, expected, args, case)
 
 
 # --- 1. vanilla_gradient -------------------------------------------------------------------
@@ -267,24 +198,6 @@ def _smoothgrad_noise_level(name: str, fn) -> None:
     )
 
 
-@contextlib.contextmanager
-def _reference_helpers(fn, **references):
-    """Swap the learner's own helpers (e.g. their ``vanilla_gradient``) for the reference
-    while ``fn`` is tested, so one mistake is not counted in two exercises."""
-    namespace = getattr(fn, "__globals__", None)
-    saved = {}
-    if isinstance(namespace, dict):
-        for name, reference in references.items():
-            if name in namespace:
-                saved[name] = namespace[name]
-                namespace[name] = reference
-    try:
-        yield
-    finally:
-        if saved:
-            namespace.update(saved)
-
-
 def check_smoothgrad(fn) -> None:
     """Hidden test of ``smoothgrad(model, x, target, n, noise)``: mean |gradient| over
     ``n`` copies with Gaussian noise of std ``noise * (max - min)`` per image.
@@ -294,7 +207,7 @@ def check_smoothgrad(fn) -> None:
     """
     assert_untampered()
     name = "smoothgrad"
-    with seeded(SEED), _reference_helpers(fn, vanilla_gradient=saliency.vanilla_gradient):
+    with seeded(SEED), reference_helpers(fn, vanilla_gradient=saliency.vanilla_gradient):
         # a linear model has the same gradient everywhere: noise cannot change it
         linear, x = _linear_model((1, 6, 6), 2), torch.rand(3, 1, 6, 6)
         target = torch.tensor([0, 1, 1])

@@ -55,6 +55,9 @@ def average_ranks(values: torch.Tensor) -> torch.Tensor:
     >>> average_ranks(torch.tensor([[10.0, 30.0, 20.0, 30.0]]))
     tensor([[1.0000, 3.5000, 2.0000, 3.5000]], dtype=torch.float64)
     """
+    if values.dtype == torch.bool:
+        values = values.to(torch.uint8)  # searchsorted has no bool kernel
+    values = values.contiguous()  # searchsorted copies (and warns about) a strided input
     ordered, _ = values.sort(dim=1)
     # a value sits after the `below` smaller ones, and its ties fill positions below+1 .. upto
     below = torch.searchsorted(ordered, values, right=False)
@@ -187,8 +190,9 @@ def layers_top_down(model: nn.Module) -> List[Tuple[str, nn.Module]]:
 def reinitialize(layer: nn.Module, seed: int) -> nn.Module:
     """Draw a layer's parameters afresh from its default initialisation, reproducibly.
 
-    The new values are drawn on the CPU from a generator seeded with ``seed`` (so
-    the same seed gives the same layer on any device) and copied in place.
+    The new values are drawn in float32 on the CPU from a generator seeded with
+    ``seed`` (so the same seed gives the same layer on any device and in any dtype)
+    and copied in place.
 
     Examples
     --------
@@ -196,7 +200,7 @@ def reinitialize(layer: nn.Module, seed: int) -> nn.Module:
     >>> torch.equal(reinitialize(a, seed=1).weight, reinitialize(b, seed=1).weight)
     True
     """
-    fresh = copy.deepcopy(layer).cpu()
+    fresh = copy.deepcopy(layer).cpu().float()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         fresh.reset_parameters()
@@ -290,7 +294,10 @@ class ShiftAbsorbed(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if isinstance(self.layer, nn.Linear):
-            w_m = F.linear(self.shift.expand(1, z.shape[-1]), self.layer.weight)  # (1, out)
+            # z is the flattened image; a per-channel shift covers H * W features per
+            # channel, channel-major, as nn.Flatten lays out (C, H, W)
+            m = self.shift.repeat_interleave(z.shape[-1] // self.shift.numel())
+            w_m = F.linear(m.view(1, -1), self.layer.weight)  # (1, out)
         else:
             constant = self.shift.view(1, -1, 1, 1).expand(1, z.shape[1], *z.shape[2:])
             w_m = self.layer._conv_forward(constant, self.layer.weight, None)  # (1, out, H', W')
@@ -303,7 +310,8 @@ def shift_input_layer(model: nn.Module, shift: Union[float, torch.Tensor]) -> nn
     Parameters
     ----------
     model : nn.Module
-        Its first ``nn.Conv2d`` or ``nn.Linear`` (in definition order) takes the input.
+        Its first ``nn.Conv2d`` or ``nn.Linear`` (in definition order) takes the input
+        (a linear layer after ``nn.Flatten``, which lays the channels out one after another).
     shift : float or (C,) tensor
         The constant added to every pixel (per channel for a tensor).
 
@@ -326,6 +334,13 @@ def shift_input_layer(model: nn.Module, shift: Union[float, torch.Tensor]) -> nn
     name, layer = first
     weight = layer.weight
     shift = torch.as_tensor(shift, dtype=weight.dtype, device=weight.device).flatten()
+    if isinstance(layer, nn.Linear):
+        fits = shift.numel() > 0 and layer.in_features % shift.numel() == 0
+    else:
+        fits = shift.numel() in (1, layer.in_channels)
+    if not fits:
+        raise ValueError(f"a shift of {shift.numel()} values (one per input channel) does not fit the first "
+                         f"layer {name!r}, {layer}; give a float or one value per input channel")
     parent = shifted.get_submodule(name.rpartition(".")[0]) if "." in name else shifted
     setattr(parent, name.rpartition(".")[2], ShiftAbsorbed(layer, shift))
     return shifted
