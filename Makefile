@@ -39,6 +39,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/saliency_vs_captum.py
+	$(BIN)/python benchmarks/early_exit.py
 
 check: $(STAMP)
 	$(BIN)/xaiexit check $(LESSON)

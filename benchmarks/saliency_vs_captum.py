@@ -36,10 +36,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import datetime
 import gc
-import os
-import platform
 import statistics
 import sys
 import time
@@ -51,6 +48,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import machine_description as describe_machine  # noqa: E402
 
 from xaiexit.models import SmallCNN  # noqa: E402
 from xaiexit.saliency import (  # noqa: E402
@@ -92,23 +91,9 @@ def measure_peak_mib(fn: Callable[[], torch.Tensor]):
 
 # --------------------------------------------------------------------------- machine
 def machine_description(threads: int) -> List[str]:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import captum
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    lines = [
-        f"- Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
-        f"- CPU: {cpu}, {os.cpu_count()} cores; torch threads: {threads}",
-        f"- torch {torch.__version__}, captum {captum.__version__}, Python {platform.python_version()}",
-    ]
-    if load is not None:
-        lines.append(f"- Load average at start (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
-    return lines
+    return describe_machine(threads, {"captum": captum.__version__})
 
 
 # --------------------------------------------------------------------------- settings

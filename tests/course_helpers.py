@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +74,31 @@ class Lesson:
         imports = "import copy\nimport math\n\nimport torch\nimport torch.nn.functional as F\n\n"
         return imports + "".join(inspect.getsource(getattr(self.mistakes, h)) + "\n\n" for h in helpers) + source
 
+    def execute(self, grading: str | None = None):
+        """Run the source notebook top to bottom as a learner would (or, with
+        ``grading="autograde"``, as the autograder does); return it with its outputs.
+
+        Figures are drawn with matplotlib's Agg backend, so they are computed but not
+        sent to the client: widgets that redraw large figures through ``interact`` can
+        otherwise stall nbclient now and then (a lost iopub message ends in the cell timeout).
+        """
+        from nbclient import NotebookClient
+
+        nb = nbformat.read(self.source, as_version=4)
+        saved = {name: os.environ.pop(name, None) for name in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+        os.environ["MPLBACKEND"] = "Agg"
+        if grading:
+            os.environ["NBGRADER_EXECUTION"] = grading
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(self.source.parent)}}).execute()
+            return nb
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None)
+                if value is not None:
+                    os.environ[name] = value
+
     def submission(self, answers: dict[str, str] | None = None, solved: bool = True):
         """The released notebook with answer cells filled in.
 
@@ -89,6 +115,7 @@ class Lesson:
 
 LESSON1 = Lesson("01_gradient_saliency", "gradient_saliency")
 LESSON2 = Lesson("02_flat_regions", "flat_regions")
+LESSON3 = Lesson("03_early_exit", "early_exit")
 
 # Lesson 1 under the names the first tests use
 LESSON = LESSON1.name

@@ -1,28 +1,16 @@
 """Lesson 1 runs top to bottom with its assert cells, and is shaped like a lesson."""
-import os
 import time
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from course_helpers import SOURCE
+from course_helpers import LESSON1, SOURCE
 
 
 def _execute(env_value=None):
-    nb = nbformat.read(SOURCE, as_version=4)
-    old = os.environ.pop("NBGRADER_EXECUTION", None)
-    if env_value:
-        os.environ["NBGRADER_EXECUTION"] = env_value
-    try:
-        started = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(SOURCE.parent)}}).execute()
-        return nb, time.perf_counter() - started
-    finally:
-        os.environ.pop("NBGRADER_EXECUTION", None)
-        if old is not None:
-            os.environ["NBGRADER_EXECUTION"] = old
+    started = time.perf_counter()
+    nb = LESSON1.execute(env_value)
+    return nb, time.perf_counter() - started
 
 
 @pytest.mark.slow

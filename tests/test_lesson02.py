@@ -1,10 +1,8 @@
 """Lesson 2 runs top to bottom with its assert cells, and is shaped like a lesson."""
-import os
 import time
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from course_helpers import LESSON2
 
@@ -16,19 +14,9 @@ CLAIM_CELLS = ("saturation_claim", "steps_claim", "flat_claim", "remedy_claim", 
 
 
 def _execute(env_value=None):
-    nb = nbformat.read(SOURCE, as_version=4)
-    old = os.environ.pop("NBGRADER_EXECUTION", None)
-    if env_value:
-        os.environ["NBGRADER_EXECUTION"] = env_value
-    try:
-        started = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(SOURCE.parent)}}).execute()
-        return nb, time.perf_counter() - started
-    finally:
-        os.environ.pop("NBGRADER_EXECUTION", None)
-        if old is not None:
-            os.environ["NBGRADER_EXECUTION"] = old
+    started = time.perf_counter()
+    nb = LESSON2.execute(env_value)
+    return nb, time.perf_counter() - started
 
 
 def _printed(cell) -> str:

@@ -99,3 +99,18 @@ def test_shipped_faces_cnn_loads_and_beats_80_percent():
     result = evaluate(model, LFWFaces("test", size=32))
     assert result["accuracy"] >= 0.80, result
     assert result["accuracy"] == pytest.approx(zoo.info("faces_cnn")["metrics"]["test_accuracy"], abs=1e-6)
+
+
+def test_shipped_early_exit_model_matches_its_metadata(pets_test):
+    """Lesson 3's model: every exit's test accuracy is what the metadata says, the final
+    exit is as good as pets_cnn's bar, and the recipe's joint loss is recorded."""
+    from xaiexit.models import EarlyExitCNN, SingleExit
+
+    model = zoo.load("pets_early_exit")
+    meta = zoo.info("pets_early_exit")
+    assert isinstance(model, EarlyExitCNN) and not model.training
+    assert meta["train_args"] == zoo.RECIPES["pets_early_exit"].train_args and meta["loss"] == "early_exit_loss"
+    per_exit = [evaluate(SingleExit(model, k), pets_test)["accuracy"] for k in range(model.num_exits)]
+    assert per_exit == pytest.approx(meta["metrics"]["test_accuracy_per_exit"], abs=1e-6)
+    assert per_exit[-1] >= 0.90 and per_exit[0] >= 0.80, per_exit
+    assert (zoo.checkpoint_dir() / "pets_early_exit.pt").stat().st_size < 2 * 1024 * 1024

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -76,14 +76,27 @@ def _loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int) -> Data
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
 
 
-def _run_epoch(model, loader, device, optimizer=None) -> tuple[float, float]:
-    """One pass over ``loader``; trains when an optimizer is given. Returns (mean loss, accuracy)."""
+def final_logits(outputs) -> torch.Tensor:
+    """The logits a model's output stands for: itself, or the last exit's for a list of exits."""
+    return outputs[-1] if isinstance(outputs, (list, tuple)) else outputs
+
+
+def _run_epoch(model, loader, device, optimizer=None, loss_fn=None) -> tuple[float, float]:
+    """One pass over ``loader``; trains when an optimizer is given. Returns (mean loss, accuracy
+    of the final logits)."""
+    loss_fn = loss_fn or nn.functional.cross_entropy
     loss_sum, correct, count = 0.0, 0, 0
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
         with torch.set_grad_enabled(optimizer is not None):
-            logits = model(images)
-            loss = nn.functional.cross_entropy(logits, labels)
+            outputs = model(images)
+            if loss_fn is nn.functional.cross_entropy and isinstance(outputs, (list, tuple)):
+                raise TypeError(
+                    f"the model returns a list of {len(outputs)} logits tensors (one per exit); "
+                    "pass a loss for them, e.g. loss=xaiexit.exits.early_exit_loss"
+                )
+            loss = loss_fn(outputs, labels)
+            logits = final_logits(outputs)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -107,6 +120,7 @@ def fit(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    loss: Callable | None = None,
 ) -> History:
     """Train ``model`` with Adam and cross-entropy; return the learning curves.
 
@@ -128,6 +142,10 @@ def fit(
         Defaults to CUDA when available, else CPU.
     progress : bool
         Show a tqdm progress bar over epochs.
+    loss : callable, optional
+        ``loss(model(images), labels) -> scalar``; default cross-entropy. For a model
+        that returns one logits tensor per exit, e.g. ``xaiexit.exits.early_exit_loss``;
+        accuracies are then those of the last exit.
 
     Returns
     -------
@@ -152,14 +170,14 @@ def fit(
     bar = tqdm(range(epochs), desc="epochs", disable=not progress)
     for _ in bar:
         model.train()
-        loss, accuracy = _run_epoch(model, train_loader, device, optimizer)
-        history.train_loss.append(loss)
+        train_loss, accuracy = _run_epoch(model, train_loader, device, optimizer, loss)
+        history.train_loss.append(train_loss)
         history.train_accuracy.append(accuracy)
         if scheduler is not None:
             scheduler.step()
-        shown = {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}"}
+        shown = {"loss": f"{train_loss:.3f}", "acc": f"{accuracy:.3f}"}
         if val_set is not None:
-            val = evaluate(model, val_set, batch_size=max(batch_size, 256), device=device)
+            val = evaluate(model, val_set, batch_size=max(batch_size, 256), device=device, loss=loss)
             history.val_loss.append(val["loss"])
             history.val_accuracy.append(val["accuracy"])
             shown.update(val_loss=f"{val['loss']:.3f}", val_acc=f"{val['accuracy']:.3f}")
@@ -175,8 +193,10 @@ def evaluate(
     *,
     batch_size: int = 256,
     device: str | torch.device | None = None,
+    loss: Callable | None = None,
 ) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``data``.
+    """Mean loss (cross-entropy unless ``loss`` is given, as in :func:`fit`) and accuracy
+    of ``model`` on ``data``.
 
     The model is evaluated in eval mode and returned to the mode it came in.
 
@@ -193,20 +213,25 @@ def evaluate(
     was_training = model.training
     model.to(device).eval()
     try:
-        loss, accuracy = _run_epoch(model, _loader(dataset, batch_size, False, 0), device)
+        mean_loss, accuracy = _run_epoch(model, _loader(dataset, batch_size, False, 0), device, loss_fn=loss)
     finally:
         model.train(was_training)
-    return {"loss": loss, "accuracy": accuracy, "n": len(dataset)}
+    return {"loss": mean_loss, "accuracy": accuracy, "n": len(dataset)}
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
-    """Logits ``(N, K)`` for images ``(N, C, H, W)``, in eval mode, on the model's device."""
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256):
+    """Logits ``(N, K)`` for images ``(N, C, H, W)``, in eval mode, on the model's device.
+
+    A model that returns a list (one logits tensor per exit) gives a list of ``(N, K)``.
+    """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        out = [model(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
+        out = [model(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat(out)
+    if isinstance(out[0], (list, tuple)):
+        return [torch.cat([chunk[k].cpu() for chunk in out]) for k in range(len(out[0]))]
+    return torch.cat([chunk.cpu() for chunk in out])

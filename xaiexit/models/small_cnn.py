@@ -14,6 +14,33 @@ import torch
 from torch import nn
 
 
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """``conv 3x3 (padding 1, no bias) -> batch norm -> ReLU -> max-pool 2x2``: halves H and W."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=False),
+        nn.MaxPool2d(2),
+    )
+
+
+def check_input(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise a clear error unless ``x`` is a ``(B, model.in_channels, H, W)`` batch large
+    enough for the model's ``len(model.widths)`` halving blocks."""
+    name = type(model).__name__
+    if x.dim() != 4 or x.shape[1] != model.in_channels:
+        raise ValueError(
+            f"{name} expects a batch shaped (B, {model.in_channels}, H, W), got {tuple(x.shape)}; "
+            "add a batch dimension with x.unsqueeze(0) for a single image"
+        )
+    smallest = 2 ** len(model.widths)
+    if x.shape[-1] < smallest or x.shape[-2] < smallest:
+        raise ValueError(
+            f"image {tuple(x.shape[-2:])} is too small for {len(model.widths)} pooling blocks; "
+            f"use at least {smallest}x{smallest} pixels"
+        )
+
+
 class SmallCNN(nn.Module):
     """Conv blocks, global average pooling and a linear classifier.
 
@@ -60,12 +87,7 @@ class SmallCNN(nn.Module):
         blocks = OrderedDict()
         channels = in_channels
         for i, width in enumerate(self.widths, start=1):
-            blocks[f"block{i}"] = nn.Sequential(
-                nn.Conv2d(channels, width, kernel_size=3, padding=1, bias=False),
-                nn.BatchNorm2d(width),
-                nn.ReLU(inplace=False),
-                nn.MaxPool2d(2),
-            )
+            blocks[f"block{i}"] = conv_block(channels, width)
             channels = width
         self.features = nn.Sequential(blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -81,16 +103,6 @@ class SmallCNN(nn.Module):
         return super().__getattr__(name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"SmallCNN expects a batch shaped (B, {self.in_channels}, H, W), got {tuple(x.shape)}; "
-                "add a batch dimension with x.unsqueeze(0) for a single image"
-            )
-        smallest = 2 ** len(self.widths)
-        if x.shape[-1] < smallest or x.shape[-2] < smallest:
-            raise ValueError(
-                f"image {tuple(x.shape[-2:])} is too small for {len(self.widths)} pooling blocks; "
-                f"use at least {smallest}x{smallest} pixels"
-            )
+        check_input(self, x)
         features = self.features(x)
         return self.classifier(self.dropout(self.pool(features).flatten(1)))

@@ -133,15 +133,24 @@ def train(
     model = recipe.build_model()
     train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
     started = time.perf_counter()
-    history = fit(model, train_set, val_set, device=device, progress=progress, **recipe.train_args)
+    history = fit(model, train_set, val_set, device=device, progress=progress, loss=recipe.loss, **recipe.train_args)
     seconds = time.perf_counter() - started
     model = model.cpu().eval()
-    test = evaluate(model, recipe.build_data(recipe.eval_split), device="cpu")
+    test_set = recipe.build_data(recipe.eval_split)
+    test = evaluate(model, test_set, device="cpu", loss=recipe.loss)
+    metrics = {f"{recipe.eval_split}_accuracy": test["accuracy"], f"{recipe.eval_split}_loss": test["loss"]}
+    if hasattr(model, "num_exits"):  # an early-exit model: the accuracy of every exit too
+        from xaiexit.models import SingleExit
+
+        metrics[f"{recipe.eval_split}_accuracy_per_exit"] = [
+            evaluate(SingleExit(model, k), test_set, device="cpu")["accuracy"] for k in range(model.num_exits)
+        ]
     meta = {
         "name": name,
         "description": recipe.description,
         "train_args": recipe.train_args,
-        "metrics": {f"{recipe.eval_split}_accuracy": test["accuracy"], f"{recipe.eval_split}_loss": test["loss"]},
+        "loss": getattr(recipe.loss, "__name__", "cross_entropy").lstrip("_") if recipe.loss else "cross_entropy",
+        "metrics": metrics,
         "history": history.as_dict(),
         "train_seconds": round(seconds, 1),
         "torch": torch.__version__,

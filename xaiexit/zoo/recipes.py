@@ -7,7 +7,7 @@ made by exactly that call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from torch import nn
 
@@ -22,6 +22,7 @@ class Recipe:
     build_data: Callable[[str], Any]  # split name -> dataset
     train_args: dict = field(default_factory=dict)
     eval_split: str = "test"
+    loss: Optional[Callable] = None  # fit's loss; None is cross-entropy
 
 
 def _pets_cnn_model() -> nn.Module:
@@ -48,6 +49,18 @@ def _faces_data(split: str):
     return LFWFaces(split=split, seed=0, size=32)
 
 
+def _pets_early_exit_model() -> nn.Module:
+    from xaiexit.models import EarlyExitCNN
+
+    return EarlyExitCNN(in_channels=3, num_classes=2, widths=(16, 32, 96, 192), exits_after=(2, 3), branch_width=48)
+
+
+def _early_exit_loss(outputs, labels):
+    from xaiexit.exits import early_exit_loss
+
+    return early_exit_loss(outputs, labels)
+
+
 RECIPES: dict[str, Recipe] = {
     "pets_cnn": Recipe(
         name="pets_cnn",
@@ -62,5 +75,14 @@ RECIPES: dict[str, Recipe] = {
         build_model=_faces_cnn_model,
         build_data=_faces_data,
         train_args=dict(epochs=30, lr=3e-3, batch_size=32, weight_decay=1e-4, seed=0),
+    ),
+    "pets_early_exit": Recipe(
+        name="pets_early_exit",
+        description="EarlyExitCNN (16-32-96-192, exits after blocks 2 and 3 and at the end) on SyntheticPets 64x64, "
+                    "all exits trained jointly with equal weights",
+        build_model=_pets_early_exit_model,
+        build_data=_pets_data,
+        train_args=dict(epochs=20, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0),
+        loss=_early_exit_loss,
     ),
 }

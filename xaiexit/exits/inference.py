@@ -1,0 +1,135 @@
+"""Early-exit inference that really stops, and its simulation from all exits' logits."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+from xaiexit.exits.rules import ExitRule
+from xaiexit.models.early_exit import EarlyExitCNN
+
+
+def _check_thresholds(model_exits: int, thresholds: Sequence[float], temperatures) -> list:
+    if len(thresholds) != model_exits - 1:
+        raise ValueError(
+            f"{len(thresholds)} thresholds for a model with {model_exits} exits: give one per side exit "
+            f"({model_exits - 1}); the final exit takes every sample still left"
+        )
+    if temperatures is None:
+        return [1.0] * model_exits
+    if len(temperatures) != model_exits:
+        raise ValueError(f"{len(temperatures)} temperatures for {model_exits} exits; give one per exit")
+    return [float(t) for t in temperatures]
+
+
+@torch.no_grad()
+def predict_with_exits(
+    model: EarlyExitCNN,
+    x: torch.Tensor,
+    rule: ExitRule,
+    thresholds: Sequence[float],
+    temperatures: Optional[Sequence[float]] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Classify a batch, letting each sample leave at the first exit sure enough of it.
+
+    Samples that exit leave the batch; only the rest run through the next block, so
+    compute is really saved (no exit is evaluated for a sample that has left).
+
+    Parameters
+    ----------
+    model : EarlyExitCNN
+        Run in eval mode (restored after).
+    x : (B, C, H, W) tensor
+        Input images.
+    rule : ExitRule
+        Decides at each side exit who leaves (``rule.exits(logits, threshold)``).
+    thresholds : sequence of float
+        One per side exit (``model.num_exits - 1``); the final exit takes everyone left.
+    temperatures : sequence of float, optional
+        One per exit; each exit's logits are divided by it before the rule sees them.
+
+    Returns
+    -------
+    predictions : (B,) long tensor
+        Predicted class of each sample (argmax of the logits where it left).
+    exit_index : (B,) long tensor
+        0-based exit where each sample left.
+
+    Examples
+    --------
+    >>> from xaiexit.exits import MaxSoftmax
+    >>> model = EarlyExitCNN().eval()
+    >>> predictions, exit_index = predict_with_exits(model, torch.rand(8, 3, 64, 64), MaxSoftmax(), [0.9, 0.9])
+    >>> predictions.shape, exit_index.shape
+    (torch.Size([8]), torch.Size([8]))
+    """
+    temperatures = _check_thresholds(model.num_exits, thresholds, temperatures)
+    batch = x.shape[0]
+    predictions = torch.full((batch,), -1, dtype=torch.long, device=x.device)
+    exit_index = torch.full((batch,), -1, dtype=torch.long, device=x.device)
+    remaining = torch.arange(batch, device=x.device)  # original index of each row of h
+    was_training = model.training
+    model.eval()
+    try:
+        h, k = x, 0
+        heads = list(model.exits.values())
+        for i, block in enumerate(model.features, start=1):
+            h = block(h)
+            if i not in model.exit_blocks:
+                continue
+            logits = heads[k](h)
+            if k == model.num_exits - 1:
+                leave = torch.ones(len(h), dtype=torch.bool, device=x.device)
+            else:
+                leave = rule.exits(logits / temperatures[k], thresholds[k])
+            predictions[remaining[leave]] = logits[leave].argmax(dim=1)
+            exit_index[remaining[leave]] = k
+            remaining, h = remaining[~leave], h[~leave]
+            k += 1
+            if len(remaining) == 0:
+                break
+    finally:
+        model.train(was_training)
+    return predictions, exit_index
+
+
+def simulate_exits(
+    logits_per_exit: Sequence[torch.Tensor],
+    rule: ExitRule,
+    thresholds: Sequence[float],
+    temperatures: Optional[Sequence[float]] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The decisions of :func:`predict_with_exits`, from logits already computed at every exit.
+
+    Cheap for sweeping thresholds (one forward pass for the whole sweep); it gives the
+    same predictions and exits, but of course saves no compute itself.
+
+    Parameters
+    ----------
+    logits_per_exit : list of (N, K) tensors
+        Every exit's logits for the same N samples, earliest first.
+    rule, thresholds, temperatures
+        As in :func:`predict_with_exits`.
+
+    Returns
+    -------
+    predictions, exit_index : (N,) long tensors
+
+    Examples
+    --------
+    >>> from xaiexit.exits import MaxSoftmax
+    >>> logits = [torch.tensor([[3.0, 0.0], [0.1, 0.0]]), torch.tensor([[0.0, 1.0], [0.0, 1.0]])]
+    >>> simulate_exits(logits, MaxSoftmax(), [0.9])
+    (tensor([0, 1]), tensor([0, 1]))
+    """
+    temperatures = _check_thresholds(len(logits_per_exit), thresholds, temperatures)
+    n = logits_per_exit[0].shape[0]
+    exit_index = torch.full((n,), len(logits_per_exit) - 1, dtype=torch.long)
+    undecided = torch.ones(n, dtype=torch.bool)
+    for k, (logits, threshold) in enumerate(zip(logits_per_exit[:-1], thresholds)):
+        leave = undecided & rule.exits(logits / temperatures[k], threshold).cpu()
+        exit_index[leave] = k
+        undecided &= ~leave
+    stacked = torch.stack([z.detach().cpu() for z in logits_per_exit])  # (E, N, K)
+    predictions = stacked[exit_index, torch.arange(n)].argmax(dim=1)
+    return predictions, exit_index
