@@ -21,6 +21,11 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def printed(cell) -> str:
+    """Everything a code cell printed."""
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
 def cells_by_id(nb) -> dict:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
@@ -98,6 +103,13 @@ class Lesson:
                 os.environ.pop(name, None)
                 if value is not None:
                     os.environ[name] = value
+
+    def cells_printing_while_grading(self) -> list[str]:
+        """Cells guarded by ``if not GRADING:`` that still printed when run as the autograder
+        runs the notebook (there should be none: grading must not train or plot)."""
+        nb = self.execute("autograde")
+        return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                if c.cell_type == "code" and c.source.startswith("if not GRADING:") and c.outputs]
 
     def submission(self, answers: dict[str, str] | None = None, solved: bool = True):
         """The released notebook with answer cells filled in.

@@ -1,10 +1,8 @@
 """Lesson 2 runs top to bottom with its assert cells, and is shaped like a lesson."""
-import time
-
 import nbformat
 import pytest
 
-from course_helpers import LESSON2
+from course_helpers import LESSON2, printed
 
 SOURCE = LESSON2.source
 
@@ -13,30 +11,18 @@ CLAIM_CELLS = ("saturation_claim", "steps_claim", "flat_claim", "remedy_claim", 
                "cascade_claim", "shift_claim")
 
 
-def _execute(env_value=None):
-    started = time.perf_counter()
-    nb = LESSON2.execute(env_value)
-    return nb, time.perf_counter() - started
-
-
-def _printed(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs)
-
-
 @pytest.mark.slow
 def test_solution_notebook_runs_and_its_claims_hold():
-    nb, _ = _execute()  # nbclient raises CellExecutionError on any failing cell or assert
+    nb = LESSON2.execute()  # nbclient raises CellExecutionError on any failing cell or assert
     cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells}
-    missing = [gid for gid in CLAIM_CELLS if "claim holds" not in _printed(cells[gid])]
+    missing = [gid for gid in CLAIM_CELLS if "claim holds" not in printed(cells[gid])]
     assert missing == [], f"these assert cells did not print 'claim holds': {missing}"
     tests = [gid for gid, c in cells.items() if gid.endswith("_test")]
-    assert all("visible tests passed" in _printed(cells[gid]) for gid in tests)
+    assert all("visible tests passed" in printed(cells[gid]) for gid in tests)
 
 
 def test_grading_mode_runs_nothing_heavy():
-    nb, _ = _execute("autograde")
-    heavy = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-             if c.cell_type == "code" and c.source.startswith("if not GRADING:") and c.outputs]
+    heavy = LESSON2.cells_printing_while_grading()
     assert heavy == [], f"cells guarded by `if not GRADING` printed while grading: {heavy}"
 
 
