@@ -28,6 +28,11 @@ MODULES = [
     "xaiexit.exits.oracle",
     "xaiexit.exits.calibration",
     "xaiexit.exits.thresholds",
+    "xaiexit.exits.concentration",
+    "xaiexit.exits.coherence",
+    "xaiexit.exits.exit_saliency",
+    "xaiexit.exits.saliency_rules",
+    "xaiexit.exits.evaluation",
     "xaiexit.models.early_exit",
     "xaiexit.models.folding",
 ]

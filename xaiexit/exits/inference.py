@@ -5,7 +5,9 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
-from xaiexit.exits.rules import ExitRule
+from xaiexit.exits.exit_saliency import exit_maps
+from xaiexit.exits.rules import ExitRule, scores_at_exits
+from xaiexit.exits.thresholds import exits_from_scores
 from xaiexit.models.early_exit import EarlyExitCNN
 
 
@@ -42,7 +44,10 @@ def predict_with_exits(
     x : (B, C, H, W) tensor
         Input images.
     rule : ExitRule
-        Decides at each side exit who leaves (``rule.exits(logits, threshold)``).
+        Decides at each side exit who leaves (``rule.exits(logits, threshold)``). A
+        saliency rule gets each exit's map too, computed only for the samples still in the
+        batch (and the previous exit's map, for a coherence rule). A rule that needs the
+        final exit's map (``rule.needs_final_exit``) cannot decide early and is refused.
     thresholds : sequence of float
         One per side exit (``model.num_exits - 1``); the final exit takes everyone left.
     temperatures : sequence of float, optional
@@ -64,6 +69,9 @@ def predict_with_exits(
     (torch.Size([8]), torch.Size([8]))
     """
     temperatures = _check_thresholds(model.num_exits, thresholds, temperatures)
+    if rule.needs_final_exit:
+        raise ValueError(f"{rule.name!r} compares with the final exit's map, which exists only after the whole "
+                         "network ran: it cannot stop early. Evaluate it with simulate_exits / evaluate_exit_rules")
     batch = x.shape[0]
     predictions = torch.full((batch,), -1, dtype=torch.long, device=x.device)
     exit_index = torch.full((batch,), -1, dtype=torch.long, device=x.device)
@@ -71,17 +79,22 @@ def predict_with_exits(
     was_training = model.training
     model.eval()
     try:
-        h, k = x, 0
+        h, k, previous = x, 0, None
         heads = list(model.exits.values())
         for i, block in enumerate(model.features, start=1):
             h = block(h)
             if i not in model.exit_blocks:
                 continue
-            logits = heads[k](h)
             if k == model.num_exits - 1:
+                logits = heads[k](h)
                 leave = torch.ones(len(h), dtype=torch.bool, device=x.device)
-            else:
+            elif rule.saliency is None:
+                logits = heads[k](h)
                 leave = rule.exits(logits / temperatures[k], thresholds[k])
+            else:
+                logits, maps = exit_maps(heads[k], h, rule.saliency)
+                leave = rule.exits(logits / temperatures[k], thresholds[k], maps, previous).to(x.device)
+                previous = maps[~leave]
             predictions[remaining[leave]] = logits[leave].argmax(dim=1)
             exit_index[remaining[leave]] = k
             remaining, h = remaining[~leave], h[~leave]
@@ -98,6 +111,7 @@ def simulate_exits(
     rule: ExitRule,
     thresholds: Sequence[float],
     temperatures: Optional[Sequence[float]] = None,
+    maps_per_exit: Optional[Sequence[torch.Tensor]] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The decisions of :func:`predict_with_exits`, from logits already computed at every exit.
 
@@ -110,6 +124,8 @@ def simulate_exits(
         Every exit's logits for the same N samples, earliest first.
     rule, thresholds, temperatures
         As in :func:`predict_with_exits`.
+    maps_per_exit : list of (N, h_k, w_k) tensors, optional
+        Every exit's maps, for saliency rules (``saliency_at_exits`` gives them).
 
     Returns
     -------
@@ -124,12 +140,8 @@ def simulate_exits(
     """
     temperatures = _check_thresholds(len(logits_per_exit), thresholds, temperatures)
     n = logits_per_exit[0].shape[0]
-    exit_index = torch.full((n,), len(logits_per_exit) - 1, dtype=torch.long)
-    undecided = torch.ones(n, dtype=torch.bool)
-    for k, (logits, threshold) in enumerate(zip(logits_per_exit[:-1], thresholds)):
-        leave = undecided & rule.exits(logits / temperatures[k], threshold).cpu()
-        exit_index[leave] = k
-        undecided &= ~leave
+    scores = scores_at_exits(rule, logits_per_exit, maps_per_exit, temperatures)
+    exit_index = exits_from_scores(scores, thresholds, rule.higher_is_surer)
     stacked = torch.stack([z.detach().cpu() for z in logits_per_exit])  # (E, N, K)
     predictions = stacked[exit_index, torch.arange(n)].argmax(dim=1)
     return predictions, exit_index

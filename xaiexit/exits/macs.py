@@ -4,6 +4,10 @@ Convention: one MAC is one multiplication plus one addition (some papers count "
 as 2 per MAC; this course always counts MACs). Counted from the layers themselves:
 
 - ``nn.Conv2d``: ``C_out * H_out * W_out * (C_in / groups) * k_h * k_w``;
+- ``nn.ConvTranspose2d``: ``C_in * H_in * W_in * (C_out / groups) * k_h * k_w`` (every
+  input value is spread over a ``k_h x k_w`` patch of every output channel); it is also
+  what the gradient of a convolution with respect to its input costs, the same MACs as
+  the convolution itself;
 - ``nn.Linear``: ``in_features * out_features`` per input row (once per sample for a
   ``(B, in_features)`` input, once per position for ``(B, ..., in_features)``);
 - average pooling (``nn.AvgPool2d``, ``nn.AdaptiveAvgPool2d``): one MAC per input value
@@ -22,7 +26,7 @@ from torch import nn
 
 from xaiexit.models.early_exit import EarlyExitCNN
 
-COUNTED = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
+COUNTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
 
 
 def _pair(v):
@@ -73,6 +77,9 @@ def conv2d_macs(layer: nn.Conv2d, input_shape: Sequence[int]) -> int:
 
 
 def _layer_macs(layer: nn.Module, inputs: torch.Tensor) -> int:
+    if isinstance(layer, nn.ConvTranspose2d):
+        kh, kw = _pair(layer.kernel_size)
+        return inputs[0].numel() * (layer.out_channels // layer.groups) * kh * kw
     if isinstance(layer, nn.Conv2d):
         return conv2d_macs(layer, inputs.shape[1:])
     if isinstance(layer, nn.Linear):

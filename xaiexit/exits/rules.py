@@ -2,14 +2,20 @@
 
 Every rule has the same interface:
 
-- ``rule.score(logits) -> (B,)``: how sure the exit is about each sample;
-- ``rule.exits(logits, threshold) -> (B,) bool``: who leaves here.
+- ``rule.score(logits, maps=None, reference_maps=None) -> (B,)``: how sure the exit is
+  about each sample (softmax rules read the logits only; saliency rules, in
+  :mod:`xaiexit.exits.saliency_rules`, read the exit's map too);
+- ``rule.exits(logits, threshold, maps=None, reference_maps=None) -> (B,) bool``: who
+  leaves here.
 
 For ``MaxSoftmax`` and ``Margin`` a *higher* score is surer (leave when
 ``score >= threshold``); for ``Entropy`` a *lower* one (leave when
 ``score <= threshold``). ``rule.higher_is_surer`` says which.
 """
 from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
 
 import torch
 
@@ -62,28 +68,54 @@ def margin_score(logits: torch.Tensor) -> torch.Tensor:
 
 
 class ExitRule:
-    """Base class: ``score`` a batch of logits, and leave when the score is sure enough.
+    """Base class: ``score`` the samples at an exit, and leave when the score is sure enough.
 
-    Calibrate the logits before a rule sees them by dividing them by a temperature
-    (``predict_with_exits(..., temperatures=...)``).
+    One call shape for every rule: ``rule.score(logits, maps=None, reference_maps=None)``.
+
+    - ``logits`` ``(B, K)``: the exit's logits (every rule gets them);
+    - ``maps`` ``(B, h, w)``: the exit's saliency maps, for rules with ``saliency`` set
+      (``"cam"`` or ``"grad_cam"``, see :mod:`xaiexit.exits.exit_saliency`);
+    - ``reference_maps``: another exit's maps, for rules with ``reference`` set
+      (``"previous"``: the exit before, ``None`` at the first side exit; ``"final"``: the
+      final exit's, which only an oracle has before the network has run to its end).
+
+    Calibrate logits before a rule sees them by dividing them by a temperature
+    (``predict_with_exits(..., temperatures=...)``); :class:`Calibrated` marks a rule whose
+    temperatures :func:`~xaiexit.exits.evaluate_exit_rules` fits on validation.
     """
 
     name = "rule"
     higher_is_surer = True
+    saliency = None  # None: logits only; "cam" or "grad_cam": reads the exit's map
+    reference = None  # None, "previous" or "final": the other exit's map it compares with
+    calibrated = False
+    needs_final_exit = False  # True: cannot decide before the whole network ran (an oracle)
 
-    def _score(self, logits: torch.Tensor) -> torch.Tensor:
+    def _score(self, logits, maps, reference_maps) -> torch.Tensor:
         raise NotImplementedError
 
-    def score(self, logits: torch.Tensor) -> torch.Tensor:
-        """``(B, K)`` logits -> ``(B,)`` scores."""
+    def score(self, logits: torch.Tensor, maps=None, reference_maps=None) -> torch.Tensor:
+        """``(B, K)`` logits (and ``(B, h, w)`` maps for saliency rules) -> ``(B,)`` scores."""
         if logits.dim() != 2:
             raise ValueError(f"logits must be shaped (B, K), got {tuple(logits.shape)}")
-        return self._score(logits)
+        if self.saliency is not None and maps is None:
+            raise ValueError(f"{self.name!r} scores saliency maps: pass maps=(B, h, w) {self.saliency} maps of "
+                             "the same samples (saliency_at_exits or exit_maps computes them)")
+        return self._score(logits, maps, reference_maps)
 
-    def exits(self, logits: torch.Tensor, threshold: float) -> torch.Tensor:
+    def exits(self, logits: torch.Tensor, threshold: float, maps=None, reference_maps=None) -> torch.Tensor:
         """``(B,)`` bool: True for the samples sure enough to leave at this exit."""
-        score = self.score(logits)
+        score = self.score(logits, maps, reference_maps)
         return score >= threshold if self.higher_is_surer else score <= threshold
+
+    def never(self) -> float:
+        """The score of a sample that must not leave (``-inf`` or ``inf``)."""
+        return -math.inf if self.higher_is_surer else math.inf
+
+    def measure_macs(self, map_pixels: int) -> int:
+        """MACs of turning one exit's map of ``map_pixels`` values into a score (0 for
+        rules that read logits only)."""
+        return 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -94,7 +126,7 @@ class MaxSoftmax(ExitRule):
 
     name = "max softmax"
 
-    def _score(self, logits):
+    def _score(self, logits, maps=None, reference_maps=None):
         return max_softmax_score(logits)
 
 
@@ -104,7 +136,7 @@ class Entropy(ExitRule):
     name = "entropy"
     higher_is_surer = False
 
-    def _score(self, logits):
+    def _score(self, logits, maps=None, reference_maps=None):
         return entropy_score(logits)
 
 
@@ -113,5 +145,55 @@ class Margin(ExitRule):
 
     name = "margin"
 
-    def _score(self, logits):
+    def _score(self, logits, maps=None, reference_maps=None):
         return margin_score(logits)
+
+
+class Calibrated(ExitRule):
+    """``rule`` applied to temperature-scaled logits; the temperatures (one per exit) are
+    fitted on validation by whoever evaluates it (``evaluate_exit_rules``)."""
+
+    calibrated = True
+
+    def __init__(self, rule: ExitRule):
+        self.rule = rule
+        self.name = f"{rule.name} (calibrated)"
+        self.higher_is_surer, self.saliency, self.reference = rule.higher_is_surer, rule.saliency, rule.reference
+        self.needs_final_exit = rule.needs_final_exit
+
+    def _score(self, logits, maps, reference_maps):
+        return self.rule._score(logits, maps, reference_maps)
+
+    def measure_macs(self, map_pixels: int) -> int:
+        return self.rule.measure_macs(map_pixels)
+
+    def __repr__(self) -> str:
+        return f"Calibrated({self.rule!r})"
+
+
+def scores_at_exits(
+    rule: ExitRule,
+    logits_per_exit: Sequence[torch.Tensor],
+    maps_per_exit: Optional[Sequence[torch.Tensor]] = None,
+    temperatures: Optional[Sequence[float]] = None,
+) -> list:
+    """The rule's score of every sample at every side exit: a list of ``E - 1`` ``(N,)`` tensors.
+
+    Each exit's logits are divided by its temperature first (if given); saliency rules get
+    that exit's maps and, when they compare maps, the previous or the final exit's maps
+    (``None`` at the first side exit for ``"previous"``).
+    """
+    if rule.saliency is not None and maps_per_exit is None:
+        raise ValueError(f"{rule.name!r} needs every exit's maps: pass maps_per_exit (saliency_at_exits gives them)")
+    temps = [1.0] * len(logits_per_exit) if temperatures is None else list(temperatures)
+    scores = []
+    for k in range(len(logits_per_exit) - 1):
+        maps = reference = None
+        if maps_per_exit is not None:
+            maps = maps_per_exit[k]
+            if rule.reference == "previous":
+                reference = maps_per_exit[k - 1] if k > 0 else None
+            elif rule.reference == "final":
+                reference = maps_per_exit[-1]
+        scores.append(rule.score(logits_per_exit[k] / temps[k], maps, reference).cpu())
+    return scores

@@ -86,3 +86,16 @@ RECIPES: dict[str, Recipe] = {
         loss=_early_exit_loss,
     ),
 }
+
+# The same recipe with two more training seeds (same data, same hyper-parameters): a
+# claim about exit rules must hold for more than one trained network.
+for _seed in (1, 2):
+    RECIPES[f"pets_early_exit_seed{_seed}"] = Recipe(
+        name=f"pets_early_exit_seed{_seed}",
+        description=RECIPES["pets_early_exit"].description + f"; training seed {_seed}",
+        build_model=_pets_early_exit_model,
+        build_data=_pets_data,
+        train_args=dict(RECIPES["pets_early_exit"].train_args, seed=_seed),
+        loss=_early_exit_loss,
+    )
+del _seed
