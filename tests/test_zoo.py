@@ -114,3 +114,20 @@ def test_shipped_early_exit_model_matches_its_metadata(pets_test):
     assert per_exit == pytest.approx(meta["metrics"]["test_accuracy_per_exit"], abs=1e-6)
     assert per_exit[-1] >= 0.90 and per_exit[0] >= 0.80, per_exit
     assert (zoo.checkpoint_dir() / "pets_early_exit.pt").stat().st_size < 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name, seed", [("pets_early_exit_seed1", 1), ("pets_early_exit_seed2", 2)])
+def test_the_early_exit_recipe_ships_with_two_more_training_seeds(name, seed, pets_test):
+    """Lesson 4 measures exit rules over three training seeds: same recipe, same data, only
+    the training seed differs, and each network is a different one."""
+    from xaiexit.models import SingleExit
+
+    base, recipe = zoo.RECIPES["pets_early_exit"], zoo.RECIPES[name]
+    assert recipe.train_args == dict(base.train_args, seed=seed)
+    model, meta = zoo.load(name), zoo.info(name)
+    assert meta["train_args"]["seed"] == seed and meta["loss"] == "early_exit_loss"
+    per_exit = [evaluate(SingleExit(model, k), pets_test)["accuracy"] for k in range(model.num_exits)]
+    assert per_exit == pytest.approx(meta["metrics"]["test_accuracy_per_exit"], abs=1e-6)
+    assert per_exit[-1] >= 0.90 and per_exit[0] >= 0.80, per_exit
+    first = zoo.load("pets_early_exit").state_dict()["features.block1.0.weight"]
+    assert not torch.equal(model.state_dict()["features.block1.0.weight"], first)

@@ -272,7 +272,7 @@ def evaluate_exit_rules(
             exit_index, accuracy, cost = on_test(thresholds)
             curve = [on_test(thresholds_from_scores(val_scores, val_right[:-1], s, rule.higher_is_surer))[1:]
                      for s in sweep]
-            curve.append(on_test([rule.never()] * len(val_scores))[1:])  # nobody leaves early
+            curve.append(on_test([rule.closed_threshold()] * len(val_scores))[1:])  # nobody leaves early
             curve_costs = torch.tensor([c for _, c in curve], dtype=torch.float64)
             curve_acc = torch.tensor([a for a, _ in curve], dtype=torch.float64)
             result.thresholds.append(thresholds)

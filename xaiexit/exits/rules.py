@@ -108,9 +108,15 @@ class ExitRule:
         score = self.score(logits, maps, reference_maps)
         return score >= threshold if self.higher_is_surer else score <= threshold
 
-    def never(self) -> float:
-        """The score of a sample that must not leave (``-inf`` or ``inf``)."""
+    def never_score(self) -> float:
+        """The score of a sample that must not leave: the least sure value (``-inf`` when a
+        higher score is surer, ``inf`` otherwise)."""
         return -math.inf if self.higher_is_surer else math.inf
+
+    def closed_threshold(self) -> float:
+        """A threshold that lets no sample leave: no score, ``never_score()`` included,
+        passes it (``inf`` when a higher score is surer, ``-inf`` otherwise)."""
+        return -self.never_score()
 
     def measure_macs(self, map_pixels: int) -> int:
         """MACs of turning one exit's map of ``map_pixels`` values into a score (0 for

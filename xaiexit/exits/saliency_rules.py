@@ -116,7 +116,7 @@ class CoherenceRule(ExitRule):
 
     def _score(self, logits, maps, reference_maps):
         if reference_maps is None:
-            return torch.full((len(maps),), self.never(), dtype=torch.float64)
+            return torch.full((len(maps),), self.never_score(), dtype=torch.float64)
         return self._similarity(maps, reference_maps)
 
     def measure_macs(self, map_pixels: int) -> int:
@@ -172,7 +172,7 @@ class Both(ExitRule):
     def _score(self, logits, maps, reference_maps):
         gate = self.first.exits(logits, self.first_threshold, maps, reference_maps)
         scores = self.second.score(logits, maps, reference_maps).double()
-        return torch.where(gate.to(scores.device), scores, torch.full_like(scores, self.never()))
+        return torch.where(gate.to(scores.device), scores, torch.full_like(scores, self.never_score()))
 
     def measure_macs(self, map_pixels: int) -> int:
         return self.first.measure_macs(map_pixels) + self.second.measure_macs(map_pixels)
