@@ -40,6 +40,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/saliency_vs_captum.py
 	$(BIN)/python benchmarks/early_exit.py
+	$(BIN)/python benchmarks/exit_rules.py
+	$(BIN)/python benchmarks/unet.py
 
 check: $(STAMP)
 	$(BIN)/xaiexit check $(LESSON)

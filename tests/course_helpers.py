@@ -128,6 +128,8 @@ class Lesson:
 LESSON1 = Lesson("01_gradient_saliency", "gradient_saliency")
 LESSON2 = Lesson("02_flat_regions", "flat_regions")
 LESSON3 = Lesson("03_early_exit", "early_exit")
+LESSON4 = Lesson("04_exit_rules", "exit_rules")
+LESSON5 = Lesson("05_unet", "unet")
 
 # Lesson 1 under the names the first tests use
 LESSON = LESSON1.name

@@ -17,9 +17,9 @@ from itertools import zip_longest
 import nbformat
 import pytest
 
-from course_helpers import LESSON1, LESSON2, LESSON3, ROOT
+from course_helpers import LESSON1, LESSON2, LESSON3, LESSON4, LESSON5, ROOT
 
-LESSONS = [LESSON1, LESSON2, LESSON3]
+LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5]
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "grading.check_", "from xaiexit.grading")
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 import xaiexit.exits
 import xaiexit.saliency
+import xaiexit.segmentation
 from xaiexit.models import EarlyExitCNN, SmallCNN
 
 MODULES = [
@@ -35,10 +36,17 @@ MODULES = [
     "xaiexit.exits.evaluation",
     "xaiexit.models.early_exit",
     "xaiexit.models.folding",
+    "xaiexit.models.unet",
+    "xaiexit.segmentation.weights",
+    "xaiexit.segmentation.elastic",
+    "xaiexit.segmentation.tiling",
+    "xaiexit.segmentation.metrics",
+    "xaiexit.segmentation.training",
+    "xaiexit.data.touching_cells",
 ]
 
 
-@pytest.mark.parametrize("package", [xaiexit.saliency, xaiexit.exits], ids=lambda p: p.__name__)
+@pytest.mark.parametrize("package", [xaiexit.saliency, xaiexit.exits, xaiexit.segmentation], ids=lambda p: p.__name__)
 def test_every_module_with_examples_is_listed(package):
     found = {f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
     assert found <= set(MODULES), f"add {sorted(found - set(MODULES))} to MODULES"

@@ -325,3 +325,23 @@ def test_evaluation_numbers_follow_from_their_definitions():
 def test_evaluation_refuses_data_without_a_validation_split():
     with pytest.raises(KeyError, match="val"):
         evaluate_exit_rules(_model(), {"test": _data()["test"]}, [MaxSoftmax()])
+
+
+def test_a_never_score_is_never_chosen_as_a_threshold():
+    """A coherence rule scores -inf at the first side exit ("cannot decide"): even when
+    everyone there would be right, nobody may leave."""
+    from xaiexit.exits import choose_threshold
+
+    never = torch.full((5,), -math.inf)
+    right = torch.ones(5, dtype=torch.bool)
+    assert choose_threshold(never, right, 0.5) == math.inf
+    assert choose_threshold(-never, right, 0.5, higher_is_surer=False) == -math.inf
+    mixed = torch.tensor([0.9, 0.8, -math.inf, -math.inf])
+    assert choose_threshold(mixed, torch.ones(4, dtype=torch.bool), 0.5) == pytest.approx(0.8)
+    model, data = _model(), _data()
+    report = evaluate_exit_rules(model, data, [CoherenceRule()], target_accuracy=0.0)
+    costs, _ = report.rules[0].curves[0]
+    assert report.rules[0].exit_shares[0][0] == 0.0
+    first_exit_only = float(rule_costs(model, CoherenceRule(), SHAPE)[0]) / sum(
+        count_macs(model.without_branches(), SHAPE).values())
+    assert (costs > first_exit_only).all()  # no point of the curve has everyone leaving at exit 1

@@ -131,3 +131,69 @@ def test_the_early_exit_recipe_ships_with_two_more_training_seeds(name, seed, pe
     assert per_exit[-1] >= 0.90 and per_exit[0] >= 0.80, per_exit
     first = zoo.load("pets_early_exit").state_dict()["features.block1.0.weight"]
     assert not torch.equal(model.state_dict()["features.block1.0.weight"], first)
+
+
+SEGMENTATION = ["cells_unet", "cells_unet_seed1", "cells_unet_seed2", "cells_unet_no_border",
+                "cells_unet_no_border_seed1", "cells_unet_no_border_seed2", "cells_unet_20", "cells_unet_20_augmented"]
+
+
+@pytest.fixture(scope="module")
+def cells_test():
+    from xaiexit.data import TouchingCells
+
+    return TouchingCells("test")
+
+
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_shipped_cell_unets_match_their_metadata(name, cells_test):
+    from xaiexit.models import UNet
+    from xaiexit.segmentation.training import cell_metrics, predict_masks
+
+    model, meta = zoo.load(name), zoo.info(name)
+    assert isinstance(model, UNet) and not model.padding and not model.training
+    measured = cell_metrics(predict_masks(model, cells_test.images), cells_test.instances)
+    assert {f"test_{k}": v for k, v in measured.items()} == pytest.approx(meta["metrics"], abs=1e-6)
+    assert measured["iou"] > 0.85, measured
+    assert (zoo.checkpoint_dir() / f"{name}.pt").stat().st_size < 1024 * 1024
+
+
+def test_the_border_term_separates_touching_cells_on_every_seed():
+    """U-Net's claim, on the shipped models: the same recipe without the border term merges
+    touching cells far more often."""
+    for seed in ("", "_seed1", "_seed2"):
+        with_border = zoo.info(f"cells_unet{seed}")["metrics"]
+        without = zoo.info(f"cells_unet_no_border{seed}")["metrics"]
+        assert with_border["test_separated"] > without["test_separated"] + 0.3, seed
+        assert with_border["test_rand_error"] < without["test_rand_error"], seed
+
+
+def test_shipped_pets_unet_matches_its_metadata():
+    from xaiexit.data import SyntheticPets
+    from xaiexit.segmentation import class_iou
+    from xaiexit.segmentation.training import predict_masks, trimap_classes
+
+    model, meta = zoo.load("pets_unet"), zoo.info("pets_unet")
+    test = SyntheticPets("test", size=64, seed=0)
+    per_class = class_iou(predict_masks(model, test.images), trimap_classes(test.trimaps), 3, ignore_index=2)
+    assert float(torch.nanmean(per_class)) == pytest.approx(meta["metrics"]["test_mean_iou"], abs=1e-6)
+    assert meta["metrics"]["test_mean_iou"] > 0.8 and meta["loss"] == "weighted_cross_entropy"
+
+
+def test_a_segmentation_recipe_trains_with_its_own_loop_and_saves(tmp_path, monkeypatch):
+    """Recipes with a trainer (the U-Nets) go through the same train/save/load path."""
+    import dataclasses
+
+    from xaiexit.data import TouchingCells
+
+    def few_cells(split):
+        return TouchingCells(split, n=4 if split == "train" else 3)
+
+    recipe = zoo.RECIPES["cells_unet"]
+    tiny = dataclasses.replace(recipe, name="tiny_cells", train_args=dict(recipe.train_args, epochs=1, n_train=4),
+                               build_data=few_cells)
+    monkeypatch.setitem(zoo.RECIPES, "tiny_cells", tiny)
+    model, meta = zoo.train("tiny_cells", out_dir=tmp_path, progress=False)
+    assert set(meta["metrics"]) == {"test_iou", "test_pixel_error", "test_rand_error", "test_separated"}
+    assert len(meta["history"]["train_loss"]) == 1 and meta["loss"] == "weighted_cross_entropy"
+    reloaded = zoo.load("tiny_cells", directory=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(reloaded.state_dict().values(), model.state_dict().values()))

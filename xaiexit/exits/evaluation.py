@@ -176,8 +176,9 @@ class ExitRuleReport:
         for r in self.rules:
             aurocs = [pm([seed[k] for seed in r.auroc]) if not any(math.isnan(seed[k]) for seed in r.auroc)
                       else "-" for k in range(n_side)]
+            area = "n/a (costs more than the backbone)" if r.needs_final_exit else pm(r.area)
             lines.append(
-                f"| {r.name} | {pm(r.accuracy)} | {pm(r.relative_macs)} | {pm(r.oracle_share, 2)} | {pm(r.area)} | "
+                f"| {r.name} | {pm(r.accuracy)} | {pm(r.relative_macs)} | {pm(r.oracle_share, 2)} | {area} | "
                 + " | ".join(aurocs) + f" | {r.rule_macs[0]:,.0f} |"
             )
         lines.append(f"| final exit only | {pm(self.final_accuracy)} | 1.000 ± 0.000 | 0.00 ± 0.00 | | "

@@ -32,7 +32,9 @@ def choose_threshold(
     -------
     threshold : float
         The loosest threshold whose leaving samples reach ``target_accuracy``; when
-        none does, a threshold that lets nobody leave (``inf`` or ``-inf``).
+        none does, a threshold that lets nobody leave (``inf`` or ``-inf``). A score of
+        ``-inf`` (``inf`` when lower is surer) means "never leave" (a rule that cannot
+        decide there): it is never chosen as a threshold, so such samples never leave.
 
     Examples
     --------
@@ -51,7 +53,8 @@ def choose_threshold(
     # a cut between equal scores is impossible: only the last of each run of ties counts
     last_of_tie = torch.ones(len(s), dtype=torch.bool)
     last_of_tie[:-1] = s[1:] != s[:-1]
-    ok = (accuracy >= target_accuracy) & last_of_tie
+    # the least sure value (-inf here) is a rule's "never leave": it is never a threshold
+    ok = (accuracy >= target_accuracy) & last_of_tie & (s > -math.inf)
     if not bool(ok.any()):
         return float("inf") * sign
     n = int(torch.nonzero(ok).max())

@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import copy
 import os
+import math
 import traceback
 import types
 
@@ -34,6 +35,10 @@ _TORCH_FUNCTIONS = ("abs", "allclose", "amax", "amin", "as_tensor", "equal", "is
                     "isfinite", "max", "rand", "randn", "sub", "sum", "where", "zeros")
 _TENSOR_METHODS = ("__float__", "__eq__", "__sub__", "abs", "amax", "clone", "cpu", "detach",
                    "dim", "double", "item", "max", "sum", "tolist")
+
+
+#: the real int and float classes (the builtins' names could be rebound by a notebook)
+INT, FLOAT = (1).__class__, (0.5).__class__
 
 
 class GradingError(AssertionError):
@@ -168,6 +173,47 @@ def reference_helpers(fn, **references):
 HYGIENE_RULES = ("train_mode", "grads_left", "modifies_input")
 
 
+def number(out, name: str, kind: str = "a float") -> float:
+    """The learner's scalar answer as a float: a Python float or int, a NumPy scalar or a
+    one-element plain tensor. Anything else (a subclass that fakes comparisons, say) is
+    rejected."""
+    if _type(out) in (FLOAT, INT):
+        return FLOAT(out)
+    if _type(out) is torch.Tensor and out.numel() == 1:
+        return FLOAT(out.detach().double().cpu().item())
+    if getattr(_type(out), "__module__", "") == "numpy" and _type(out).__name__.startswith(("float", "int")):
+        return FLOAT(out.item())
+    raise GradingError(f"{name} must return {kind}, got {_type(out).__name__}")
+
+
+def finite(value: float) -> bool:
+    """Neither NaN nor infinite."""
+    return value == value and abs(value) != math.inf
+
+
+def same_number(value: float, expected: float) -> bool:
+    """Equal up to float32 rounding; NaN equals NaN, an infinity only itself."""
+    if value != value or expected != expected:
+        return value != value and expected != expected
+    if not (finite(value) and finite(expected)):
+        return value == expected
+    return abs(value - expected) <= 1e-6 * max(1.0, abs(expected))
+
+
+def show_number(value: float) -> str:
+    """A number for a message: 6 significant digits, or ``nan`` / ``inf`` as they are."""
+    return f"{value:.6g}" if finite(value) else repr(value)
+
+
+def unchanged(name: str, args: tuple, given: tuple) -> None:
+    """Fail when the learner changed an input tensor (or a list of them) in place."""
+    for a, g in zip(args, given):
+        pairs = zip(a, g) if isinstance(a, (list, tuple)) else [(a, g)]
+        for u, v in pairs:
+            if isinstance(u, torch.Tensor) and not torch.equal(u.detach(), v.detach()):
+                raise GradingError(f"{name} changes its input in place: compute on a copy")
+
+
 class Grader:
     """What the checks of one lesson share.
 
@@ -208,20 +254,27 @@ class Grader:
         if x.requires_grad or x.grad is not None or not torch.equal(x.detach(), before["x"]):
             raise GradingError(f"{name} {self.hygiene['modifies_input']}")
 
-    def diagnose(self, name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple,
-                 case: str):
-        """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
-        otherwise a message with the size of the difference."""
+    def name_mistake(self, name: str, exercise: str, args: tuple, same) -> None:
+        """Raise the message of the first catalogued mistake whose output on ``args`` is
+        ``same`` as the learner's (``same(wrong) -> bool``); return when none is."""
         for m in self.mistakes.of(exercise):
             if not m.matches_output:
                 continue
             try:
                 with seeded(self.seed + 1):
                     wrong = m.function(*[copy.deepcopy(a) for a in args])
+                found = bool(same(wrong))
             except Exception:  # noqa: BLE001 - a mistake that fails on these inputs is not this one
                 continue
-            if isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong):
+            if found:
                 raise GradingError(f"{name} {m.message}")
+
+    def diagnose(self, name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple,
+                 case: str):
+        """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
+        otherwise a message with the size of the difference."""
+        self.name_mistake(name, exercise, args, lambda wrong: isinstance(wrong, torch.Tensor)
+                          and wrong.shape == out.shape and close(out, wrong))
         scale = float(torch.max(torch.abs(expected.double()))) if expected.numel() else 0.0
         raise GradingError(
             f"{name} gives a wrong result {case}: it differs from the correct one by up to "

@@ -29,6 +29,11 @@ from xaiexit.exits import Entropy, MaxSoftmax
 from xaiexit.grading import early_exit_mistakes as mistakes
 from xaiexit.grading import gradient_saliency_mistakes as lesson1_mistakes
 from xaiexit.grading._checks import (
+    FLOAT,
+    INT,
+    finite,
+    number,
+    unchanged,
     Grader,
     GradingError,
     _type,
@@ -45,51 +50,16 @@ SEED = 20261127  # hidden inputs differ from anything the notebook shows
 
 _grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
 
-_INT, _FLOAT = (1).__class__, (0.5).__class__
 
 
 # --- shared helpers ----------------------------------------------------------------------
 
-def _name_mistake(name: str, exercise: str, args: tuple, same) -> None:
-    """Raise the message of the first catalogued mistake whose output on ``args`` is
-    ``same`` as the learner's (``same(wrong) -> bool``); return when none is."""
-    for m in mistakes.of(exercise):
-        if not m.matches_output:
-            continue
-        try:
-            with seeded(SEED + 1):
-                wrong = m.function(*[copy.deepcopy(a) for a in args])
-            found = bool(same(wrong))
-        except Exception:  # noqa: BLE001 - a mistake that fails on these inputs is not this one
-            continue
-        if found:
-            raise GradingError(f"{name} {m.message}")
 
 
-def _number(out, name: str, kind: str = "a float") -> float:
-    """The learner's scalar answer as a float: a Python float or int, a NumPy scalar or a
-    one-element plain tensor. Anything else (a subclass that fakes comparisons, say) is
-    rejected."""
-    if _type(out) in (_FLOAT, _INT):
-        return _FLOAT(out)
-    if _type(out) is torch.Tensor and out.numel() == 1:
-        return _FLOAT(out.detach().double().cpu().item())
-    if getattr(_type(out), "__module__", "") == "numpy" and _type(out).__name__.startswith(("float", "int")):
-        return _FLOAT(out.item())
-    raise GradingError(f"{name} must return {kind}, got {_type(out).__name__}")
 
 
-def _finite(value: float) -> bool:
-    return value == value and abs(value) != math.inf
 
 
-def _unchanged(name: str, args: tuple, given: tuple) -> None:
-    """Fail when the learner changed an input tensor (or a list of them) in place."""
-    for a, g in zip(args, given):
-        pairs = zip(a, g) if isinstance(a, (list, tuple)) else [(a, g)]
-        for u, v in pairs:
-            if isinstance(u, torch.Tensor) and not torch.equal(u.detach(), v.detach()):
-                raise GradingError(f"{name} changes its input in place: compute on a copy")
 
 
 def _early_exit_cnn(widths=(4, 8, 8), exits_after=(1, 2), classes=3, in_channels=3) -> EarlyExitCNN:
@@ -113,8 +83,8 @@ def _compare_loss(name: str, fn, args: tuple, expected: torch.Tensor, case: str)
     logits, rest = args[0], args[1:]
     given = [z.detach().clone().requires_grad_(True) for z in logits]
     out = call(fn, name, given, *[copy.deepcopy(a) for a in rest])
-    _unchanged(name, (logits,), (given,))
-    if _type(out) in (_FLOAT, _INT) or (_type(out) is torch.Tensor and out.is_floating_point()
+    unchanged(name, (logits,), (given,))
+    if _type(out) in (FLOAT, INT) or (_type(out) is torch.Tensor and out.is_floating_point()
                                         and out.dim() == 0 and not out.requires_grad):
         raise GradingError(f"{name} {mistakes.message(name, 'detached')}")
     if _type(out) is torch.Tensor and out.dim() == 1 and out.numel() == 1:
@@ -122,7 +92,7 @@ def _compare_loss(name: str, fn, args: tuple, expected: torch.Tensor, case: str)
                            "(sum the weighted losses, which are scalars already)")
     out = expect_tensor(out, name, ())
     if not close(out, expected):
-        _name_mistake(name, name, args, lambda wrong: isinstance(wrong, torch.Tensor)
+        _grader.name_mistake(name, name, args, lambda wrong: isinstance(wrong, torch.Tensor)
                       and wrong.numel() == 1 and close(out, wrong.detach().reshape(())))
         raise GradingError(f"{name} gives {float(out):.6g} {case}; the correct loss is {float(expected):.6g}")
 
@@ -157,13 +127,13 @@ def check_early_exit_loss(fn) -> None:
 def _compare_entropy(name: str, fn, logits: torch.Tensor, expected: torch.Tensor, case: str, nan_means=None):
     given = logits.clone()
     out = call(fn, name, given)
-    _unchanged(name, (logits,), (given,))
+    unchanged(name, (logits,), (given,))
     if nan_means is not None and _type(out) is torch.Tensor and out.is_floating_point() \
             and not bool(torch.all(torch.isfinite(out.detach()))):
         raise GradingError(f"{name} {mistakes.message(name, nan_means)}")
     out = expect_tensor(out, name, expected.shape, like=logits)
     if not close(out, expected):
-        _name_mistake(name, name, (logits,), lambda wrong: isinstance(wrong, torch.Tensor)
+        _grader.name_mistake(name, name, (logits,), lambda wrong: isinstance(wrong, torch.Tensor)
                       and wrong.shape == out.shape and close(out, wrong))
         raise GradingError(
             f"{name} gives a wrong result {case}: it differs from the correct one by up to "
@@ -294,7 +264,7 @@ def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, 
         raise GradingError(f"{name} {mistakes.message(exercise, 'mode_not_restored')}")
     predictions, exit_index = _pair(out, name, len(x))
     if not (torch.equal(predictions, expected[0]) and torch.equal(exit_index, expected[1])):
-        _name_mistake(name, exercise, (model, x, rule, thresholds), lambda wrong: (
+        _grader.name_mistake(name, exercise, (model, x, rule, thresholds), lambda wrong: (
             torch.equal(predictions, wrong[0].cpu().long()) and torch.equal(exit_index, wrong[1].cpu().long())))
         num_exits, classes = model.num_exits, model.num_classes
         lost = ((exit_index < 0) | (exit_index >= num_exits) | (predictions < 0) | (predictions >= classes))
@@ -356,14 +326,14 @@ def _compare_macs(name: str, fn, layer: nn.Conv2d, input_shape, expected: int, c
     out = call(fn, name, layer, copy.deepcopy(input_shape))
     if any(not torch.equal(v, layer.state_dict()[k]) for k, v in state.items()):
         raise GradingError(f"{name} changes the layer: only read its attributes")
-    if _type(out) is not _INT:
-        if _type(out) is _FLOAT:
+    if _type(out) is not INT:
+        if _type(out) is FLOAT:
             raise GradingError(f"{name} must return an int, got the float {out!r}: divide with // "
                                "(e.g. C_in // groups) or convert the result with int(...)")
         raise GradingError(f"{name} must return an int, got {_type(out).__name__}"
                            + (": convert it with int(...)" if _type(out) is torch.Tensor else ""))
     if out != expected:
-        _name_mistake(name, name, (layer, input_shape), lambda wrong: _type(wrong) is _INT and wrong == out)
+        _grader.name_mistake(name, name, (layer, input_shape), lambda wrong: _type(wrong) is INT and wrong == out)
         raise GradingError(f"{name} gives {out} MACs {case}; the correct count is {expected}")
 
 
@@ -406,7 +376,7 @@ def _compare_costs(name: str, fn, model: EarlyExitCNN, input_shape: tuple, case:
                            "macs_by_part(model, input_shape) counts everything without touching it")
     out = expect_tensor(out, name, expected.shape)
     if max_diff(out, expected) > 0.5:
-        _name_mistake(name, name, (model, input_shape), lambda wrong: isinstance(wrong, torch.Tensor)
+        _grader.name_mistake(name, name, (model, input_shape), lambda wrong: isinstance(wrong, torch.Tensor)
                       and wrong.shape == out.shape and max_diff(out, wrong) <= 0.5)
         got = ", ".join(f"{float(v):.0f}" for v in out)
         want = ", ".join(f"{float(v):.0f}" for v in expected)
@@ -444,13 +414,13 @@ def _away_from_edges(probs: torch.Tensor, y: torch.Tensor, bins=(15, 10), gap: f
 def _compare_ece(name: str, fn, args: tuple, expected: float, case: str) -> None:
     given = [copy.deepcopy(a) for a in args]
     out = call(fn, name, *given)
-    _unchanged(name, args, given)
-    value = _number(out, name)
-    if not _finite(value):
+    unchanged(name, args, given)
+    value = number(out, name)
+    if not finite(value):
         raise GradingError(f"{name} {mistakes.message(name, 'empty_bins_nan')}")
     if abs(value - expected) > 1e-5:
-        _name_mistake(name, name, args, lambda wrong: _finite(_number(wrong, name))
-                      and abs(_number(wrong, name) - value) <= 1e-5)
+        _grader.name_mistake(name, name, args, lambda wrong: finite(number(wrong, name))
+                      and abs(number(wrong, name) - value) <= 1e-5)
         raise GradingError(f"{name} gives {value:.6g} {case}; the correct ECE is {expected:.6g}")
 
 
@@ -492,15 +462,15 @@ def _compare_temperature(name: str, fn, logits: torch.Tensor, y: torch.Tensor, c
     best = reference.fit_temperature(logits, y)
     given = (logits.clone(), y.clone())
     out = call(fn, name, *given)
-    _unchanged(name, (logits, y), given)
-    value = _number(out, name)
-    if _finite(value) and value > 0:
+    unchanged(name, (logits, y), given)
+    value = number(out, name)
+    if finite(value) and value > 0:
         gap = _nll(logits, y, value) - _nll(logits, y, best)
         if gap <= 1e-4 * _nll(logits, y, best) and abs(value / best - 1) <= 0.03:
             return
-    _name_mistake(name, name, (logits, y), lambda wrong: _finite(_number(wrong, name))
-                  and abs(_number(wrong, name) - value) <= 1e-4 * abs(_number(wrong, name)) + 1e-6)
-    if not _finite(value) or value <= 0:
+    _grader.name_mistake(name, name, (logits, y), lambda wrong: finite(number(wrong, name))
+                  and abs(number(wrong, name) - value) <= 1e-4 * abs(number(wrong, name)) + 1e-6)
+    if not finite(value) or value <= 0:
         raise GradingError(f"{name} returned T = {value!r} {case}; the temperature must be a positive number")
     raise GradingError(
         f"{name} returned T = {value:.4g} {case}, with NLL {_nll(logits, y, value):.5f}; the best temperature is "

@@ -131,8 +131,13 @@ def train(
     recipe = _recipe(name)
     seed_everything(recipe.train_args.get("seed", 0))
     model = recipe.build_model()
-    train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
     started = time.perf_counter()
+    if recipe.trainer is not None:  # segmentation: the recipe brings its own loop and metrics
+        history, metrics = recipe.trainer(model, recipe, device=device, progress=progress)
+        seconds = time.perf_counter() - started
+        model = model.cpu().eval()
+        return model, _finish(model, recipe, name, history, metrics, seconds, out_dir)
+    train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
     history = fit(model, train_set, val_set, device=device, progress=progress, loss=recipe.loss, **recipe.train_args)
     seconds = time.perf_counter() - started
     model = model.cpu().eval()
@@ -145,13 +150,19 @@ def train(
         metrics[f"{recipe.eval_split}_accuracy_per_exit"] = [
             evaluate(SingleExit(model, k), test_set, device="cpu")["accuracy"] for k in range(model.num_exits)
         ]
+    return model, _finish(model, recipe, name, history.as_dict(), metrics, seconds, out_dir)
+
+
+def _finish(model: nn.Module, recipe: Recipe, name: str, history: dict, metrics: dict, seconds: float,
+            out_dir) -> dict:
+    """The metadata of a trained model; saved with its weights when ``out_dir`` is given."""
     meta = {
         "name": name,
         "description": recipe.description,
         "train_args": recipe.train_args,
         "loss": getattr(recipe.loss, "__name__", "cross_entropy").lstrip("_") if recipe.loss else "cross_entropy",
         "metrics": metrics,
-        "history": history.as_dict(),
+        "history": history,
         "train_seconds": round(seconds, 1),
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -159,7 +170,7 @@ def train(
     }
     if out_dir is not None:
         _save(model, meta, Path(out_dir), name)
-    return model, meta
+    return meta
 
 
 def _save(model: nn.Module, meta: dict, folder: Path, name: str) -> None:

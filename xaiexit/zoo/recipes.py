@@ -23,6 +23,8 @@ class Recipe:
     train_args: dict = field(default_factory=dict)
     eval_split: str = "test"
     loss: Optional[Callable] = None  # fit's loss; None is cross-entropy
+    # a training loop of its own: trainer(model, recipe, device=, progress=) -> (history, metrics)
+    trainer: Optional[Callable] = None
 
 
 def _pets_cnn_model() -> nn.Module:
@@ -87,6 +89,126 @@ RECIPES: dict[str, Recipe] = {
     ),
 }
 
+def _cells_unet_model() -> nn.Module:
+    from xaiexit.models import UNet
+
+    return UNet(in_channels=1, num_classes=2, depth=3, base_width=8)
+
+
+def _cells_data(split: str):
+    from xaiexit.data import TouchingCells
+
+    return TouchingCells(split=split, size=128, seed=0)
+
+
+def _weighted_cross_entropy(logits, target, weights=None):
+    from xaiexit.segmentation import weighted_cross_entropy
+
+    return weighted_cross_entropy(logits, target, weights)
+
+
+def _train_cells_unet(model, recipe, device=None, progress=True):
+    """Train on the first ``n_train`` TouchingCells training images with U-Net's weight map;
+    report the test split's mean IoU, pixel error, adapted Rand error and separated pairs."""
+    from xaiexit.segmentation.training import CellTrainingSet, cell_metrics, fit_unet, predict_masks
+
+    args = dict(recipe.train_args)
+    w0, sigma, n_train, augment = args.pop("w0"), args.pop("sigma"), args.pop("n_train"), args.pop("augment")
+    train = recipe.build_data("train")
+    data = CellTrainingSet(train.images[:n_train], train.instances[:n_train], w0=w0, sigma=sigma,
+                           augment=augment, seed=args["seed"])
+    history = fit_unet(model, data, device=device, progress=progress, **args)
+    test = recipe.build_data("test")
+    measured = cell_metrics(predict_masks(model.cpu(), test.images), test.instances)
+    return history, {f"test_{k}": v for k, v in measured.items()}
+
+
+def _pets_unet_model() -> nn.Module:
+    from xaiexit.models import UNet
+
+    return UNet(in_channels=3, num_classes=3, depth=3, base_width=8)
+
+
+def _train_pets_unet(model, recipe, device=None, progress=True):
+    """Train on SyntheticPets trimaps (3 classes, the border weighted 0); report the test
+    split's IoU per class and their mean, the border ignored."""
+    import torch
+
+    from xaiexit.segmentation import class_iou
+    from xaiexit.segmentation.training import TrimapTrainingSet, fit_unet, predict_masks, trimap_classes
+
+    args = dict(recipe.train_args)
+    n_train = args.pop("n_train")
+    train = recipe.build_data("train")
+    history = fit_unet(model, TrimapTrainingSet(train.images[:n_train], train.trimaps[:n_train]), device=device,
+                       progress=progress, **args)
+    test = recipe.build_data("test")
+    per_class = class_iou(predict_masks(model.cpu(), test.images), trimap_classes(test.trimaps), 3, ignore_index=2)
+    return history, {"test_iou_pet": float(per_class[0]), "test_iou_background": float(per_class[1]),
+                     "test_mean_iou": float(torch.nanmean(per_class))}
+
+
+_CELLS = "UNet (valid convolutions, depth 3, base width 8) segmenting TouchingCells 128x128, 60 training images"
+RECIPES["cells_unet"] = Recipe(
+    name="cells_unet",
+    description=_CELLS + ", U-Net's weight map (w0 = 10, sigma = 5)",
+    build_model=_cells_unet_model,
+    build_data=_cells_data,
+    train_args=dict(epochs=25, lr=2e-3, batch_size=4, seed=0, w0=10.0, sigma=5.0, n_train=60, augment=False),
+    loss=_weighted_cross_entropy,
+    trainer=_train_cells_unet,
+)
+RECIPES["cells_unet_no_border"] = Recipe(
+    name="cells_unet_no_border",
+    description=_CELLS + ", class balance only (w0 = 0: no border term)",
+    build_model=_cells_unet_model,
+    build_data=_cells_data,
+    train_args=dict(RECIPES["cells_unet"].train_args, w0=0.0),
+    loss=_weighted_cross_entropy,
+    trainer=_train_cells_unet,
+)
+for _base in ("cells_unet", "cells_unet_no_border"):
+    for _seed in (1, 2):
+        RECIPES[f"{_base}_seed{_seed}"] = Recipe(
+            name=f"{_base}_seed{_seed}",
+            description=RECIPES[_base].description + f"; training seed {_seed}",
+            build_model=_cells_unet_model,
+            build_data=_cells_data,
+            train_args=dict(RECIPES[_base].train_args, seed=_seed),
+            loss=_weighted_cross_entropy,
+            trainer=_train_cells_unet,
+        )
+# a small training set, with and without augmentation (the same number of gradient steps)
+RECIPES["cells_unet_20"] = Recipe(
+    name="cells_unet_20",
+    description=_CELLS.replace("60 training images", "only 20 training images") + ", weight map, no augmentation",
+    build_model=_cells_unet_model,
+    build_data=_cells_data,
+    train_args=dict(RECIPES["cells_unet"].train_args, n_train=20, epochs=75),
+    loss=_weighted_cross_entropy,
+    trainer=_train_cells_unet,
+)
+RECIPES["cells_unet_20_augmented"] = Recipe(
+    name="cells_unet_20_augmented",
+    description=_CELLS.replace("60 training images", "only 20 training images")
+    + ", weight map, shift/rotation/elastic/grey-value augmentation",
+    build_model=_cells_unet_model,
+    build_data=_cells_data,
+    train_args=dict(RECIPES["cells_unet_20"].train_args, augment=True),
+    loss=_weighted_cross_entropy,
+    trainer=_train_cells_unet,
+)
+RECIPES["pets_unet"] = Recipe(
+    name="pets_unet",
+    description="UNet (valid convolutions, depth 3, base width 8) segmenting SyntheticPets 64x64 trimaps "
+                "(pet, background, border weighted 0), 1,000 training images",
+    build_model=_pets_unet_model,
+    build_data=_pets_data,
+    train_args=dict(epochs=12, lr=2e-3, batch_size=16, seed=0, n_train=1000),
+    loss=_weighted_cross_entropy,
+    trainer=_train_pets_unet,
+)
+
 # The same recipe with two more training seeds (same data, same hyper-parameters): a
 # claim about exit rules must hold for more than one trained network.
 for _seed in (1, 2):
@@ -98,4 +220,4 @@ for _seed in (1, 2):
         train_args=dict(RECIPES["pets_early_exit"].train_args, seed=_seed),
         loss=_early_exit_loss,
     )
-del _seed
+del _seed, _base
