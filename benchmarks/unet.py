@@ -18,8 +18,8 @@ stride: the largest absolute difference between the two score maps, the wall-clo
 (median of ``--repeats`` runs for ``cells_unet``; one run of the paper model, which takes
 minutes) and the peak memory. Memory is the growth of the resident
 set of a fresh child process that only loads the model and the image and runs that one
-prediction (``ru_maxrss`` minus the resident size just before it), so each number is
-measured alone. Models: the shipped ``cells_unet`` (depth 3, 8 base channels; 220-pixel
+prediction (its peak resident size, ``VmHWM``, minus the resident size just before the
+prediction), so each number is measured alone. Models: the shipped ``cells_unet`` (depth 3, 8 base channels; 220-pixel
 tiles, 132-pixel outputs) and, in the full run, the paper's configuration (depth 4, 64
 base channels, 31 M parameters, He-initialised, untrained: only shapes and arithmetic
 matter here; 572-pixel tiles, 388-pixel outputs). Each is tiled with the default stride (a
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -88,9 +87,11 @@ def mosaic(size: int) -> torch.Tensor:
     return torch.cat(rows, dim=0)[None, :size, :size].contiguous()
 
 
-def _resident_mb() -> float:
+def _status_mb(field: str) -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the resident peak of this process since it
+    started its program: unlike ``ru_maxrss``, not inherited from the parent that forked it)."""
     with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
 
 
 def measure_child(model_name: str, mode: str, size: int, stride, threads: int) -> dict:
@@ -98,15 +99,14 @@ def measure_child(model_name: str, mode: str, size: int, stride, threads: int) -
     torch.set_num_threads(threads)
     build, tile = MODELS[model_name]
     model, image = build(), mosaic(size)
-    before = _resident_mb()
+    before = _status_mb("VmRSS")
     started = time.perf_counter()
     if mode == "whole":
-        whole_image_predict(model, image, tile, stride)
+        whole_image_predict(model, image)
     else:
         overlap_tile_predict(model, image, tile, stride)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return {"seconds": seconds, "peak_mb": peak - before}
+    return {"seconds": seconds, "peak_mb": _status_mb("VmHWM") - before}
 
 
 def run_child(model_name: str, mode: str, size: int, stride, threads: int) -> dict:
@@ -127,7 +127,7 @@ def tiling_table(size: int, models: List[str], repeats: int, threads: int) -> Li
         model = build()
         out = model.output_size(tile)
         default = out // 2 ** model.depth * 2 ** model.depth
-        whole = whole_image_predict(model, image, tile)
+        whole = whole_image_predict(model, image)
         repeats = repeats if name == "cells_unet" else 1  # the paper model takes minutes per pass
         runs = {"whole": [run_child(name, "whole", size, None, threads) for _ in range(repeats)]}
         lines.append(f"| {name} | whole image | - | 0 | {statistics.median(r['seconds'] for r in runs['whole']):.2f} | "

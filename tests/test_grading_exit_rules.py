@@ -24,6 +24,8 @@ from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 # Only the catalogue is read (mistake_source); the lesson's notebooks are not needed here.
 LESSON4 = Lesson("04_exit_rules", "exit_rules")
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 REFERENCES = {
     "spatial_entropy": exits.spatial_entropy,
     "moment_of_inertia": exits.moment_of_inertia,
@@ -109,15 +111,6 @@ def operating_point(val_scores, val_correct, test_scores, test_correct, target_a
 '''
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The hidden inputs are tiny: threads only add overhead (a lot of it on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def notebook_namespace() -> dict:
     """What an answer cell of Lesson 4 sees: the setup cell's imports."""
     return {"copy": copy, "math": math, "torch": torch, "nn": nn, "F": F, "resize_to_common": resize_to_common}
@@ -138,25 +131,6 @@ def test_reference_passes(exercise):
 @pytest.mark.parametrize("exercise", list(REFERENCES))
 def test_answers_written_as_a_learner_would_pass(exercise):
     grading.CHECKS[exercise](answered_namespace()[exercise])
-
-
-def test_every_exercise_has_a_check_and_mistakes():
-    assert set(grading.CHECKS) == set(REFERENCES)
-    for exercise in REFERENCES:
-        assert len(mistakes.of(exercise)) >= 5, exercise
-    names = [(m.exercise, m.name) for m in mistakes.CATALOGUE]
-    assert len(names) == len(set(names))
-    for exercise in REFERENCES:
-        messages = [m.message for m in mistakes.of(exercise)]
-        assert len(messages) == len(set(messages)), exercise
-
-
-@pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")
-def test_each_mistake_fails_with_its_message(mistake):
-    with pytest.raises(GradingError) as info:
-        grading.CHECKS[mistake.exercise](mistake.function)
-    assert mistake.message in str(info.value)
-    assert str(info.value).startswith(mistake.exercise)
 
 
 @pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")

@@ -33,6 +33,8 @@ def cascading_randomization(model, x, target, method):
     return sanity.cascading_randomization(model, x, target, method)
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 REFERENCES = {
     "integrated_gradients": integrated_gradients,
     "completeness_gap": saliency.completeness_gap,
@@ -41,15 +43,6 @@ REFERENCES = {
     "spearman_rank_correlation": sanity.spearman_rank_correlation,
     "cascading_randomization": cascading_randomization,
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The hidden inputs are tiny: threads only add overhead (a lot of it on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def notebook_namespace() -> dict:
@@ -70,22 +63,6 @@ def test_notebook_solution_passes(exercise):
     for name, value in notebook_namespace().items():
         namespace.setdefault(name, value)  # the answers see the setup cell's imports
     grading.CHECKS[exercise](namespace[exercise])
-
-
-def test_every_exercise_has_a_check_and_mistakes():
-    assert set(grading.CHECKS) == set(REFERENCES)
-    for exercise in REFERENCES:
-        assert len(mistakes.of(exercise)) >= 4, exercise
-    names = [(m.exercise, m.name) for m in mistakes.CATALOGUE]
-    assert len(names) == len(set(names))
-
-
-@pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")
-def test_each_mistake_fails_with_its_message(mistake):
-    with pytest.raises(GradingError) as info:
-        grading.CHECKS[mistake.exercise](mistake.function)
-    assert mistake.message in str(info.value)
-    assert str(info.value).startswith(mistake.exercise)
 
 
 @pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")

@@ -32,20 +32,6 @@ def test_notebook_solution_passes(exercise):
     grading.CHECKS[exercise](solution_namespace()[exercise])
 
 
-def test_every_exercise_has_a_check_and_mistakes():
-    assert set(grading.CHECKS) == set(REFERENCES)
-    for exercise in REFERENCES:
-        assert len(mistakes.of(exercise)) >= 4, exercise
-
-
-@pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")
-def test_each_mistake_fails_with_its_message(mistake):
-    with pytest.raises(GradingError) as info:
-        grading.CHECKS[mistake.exercise](mistake.function)
-    assert mistake.message in str(info.value)
-    assert str(info.value).startswith(mistake.exercise)
-
-
 def test_checks_are_deterministic():
     wrong = mistakes.of("smoothgrad")[0].function
     messages = []

@@ -164,7 +164,7 @@ def test_overlap_tile_equals_whole_image_when_tiles_start_at_multiples_of_2_to_t
     torch.manual_seed(0)
     model = UNet(in_channels=1, num_classes=2, depth=depth, base_width=4).double().eval()
     image = torch.rand(1, *image_size, dtype=torch.float64)
-    whole = whole_image_predict(model, image, tile)
+    whole = whole_image_predict(model, image)
     tiled = overlap_tile_predict(model, image, tile)
     assert tiled.shape == (2, *image_size)
     assert (tiled - whole).abs().max().item() < 1e-5

@@ -156,18 +156,19 @@ def segment(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def whole_image_predict(model: nn.Module, image: torch.Tensor, tile: int, stride: Optional[int] = None) -> torch.Tensor:
-    """The same mirrored image as :func:`overlap_tile_predict` sees, in one forward pass:
-    the reference it must equal (memory grows with the image). ``(C, H, W) -> (K, H, W)``."""
-    H, W = image.shape[1:]
-    out, stride_y, ny = _tiling(model, H, tile, stride)
-    _, stride_x, nx = _tiling(model, W, tile, stride)
-    margin = (tile - out) // 2
-    covered_y, covered_x = (ny - 1) * stride_y + out, (nx - 1) * stride_x + out
-    padded = mirror_pad(image, margin, margin + covered_y - H, margin, margin + covered_x - W)
+def whole_image_predict(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """The whole mirrored image in one forward pass: ``(C, H, W) -> (K, H, W)``.
+
+    The reference :func:`overlap_tile_predict` must equal: the image gets the same mirror
+    margin on the top and left (:func:`valid_padding`), so the pooling windows line up with
+    those of tiles that start at multiples of ``2 ** depth``, and every kept output pixel sees
+    the same mirrored context. Memory grows with the image.
+    """
+    if image.dim() != 3:
+        raise ValueError(f"image must be (C, H, W), got {tuple(image.shape)}")
     was_training = model.training
     model.eval()
     try:
-        return model(padded[None])[0][:, :H, :W]
+        return segment(model, image[None])[0]
     finally:
         model.train(was_training)
