@@ -239,6 +239,7 @@ def evaluate_exit_rules(
     input_shape = tuple(x_val.shape[1:])
     for model in models:
         backbone = float(sum(count_macs(model.without_branches(), input_shape).values()))
+        base = exit_costs(model, input_shape)  # MACs of leaving at each exit, the rule aside
         outputs = {m: (saliency_at_exits(model, x_val, m, batch_size), saliency_at_exits(model, x_test, m, batch_size))
                    for m in methods}
         (val_logits, _), (test_logits, _) = outputs[methods[0]]
@@ -248,13 +249,13 @@ def evaluate_exit_rules(
         # --- test: only measured from here on
         test_right = [z.argmax(dim=1) == y_test for z in test_logits]
         oracle = oracle_exits(test_logits, y_test)
-        oracle_macs = float(exit_costs(model, input_shape)[oracle.exit_index].mean()) / backbone
+        oracle_macs = float(base[oracle.exit_index].mean()) / backbone
         report.targets.append(target)
         report.temperatures.append(temps)
         report.final_accuracy.append(float(test_right[-1].double().mean()))
         report.oracle_accuracy.append(float(oracle.correct.double().mean()))
         report.oracle_relative_macs.append(oracle_macs)
-        report.first_exit_cost.append(float(exit_costs(model, input_shape)[0]) / backbone)
+        report.first_exit_cost.append(float(base[0]) / backbone)
         right = torch.stack(test_right)  # (E, N)
         for rule, result in zip(rules, results):
             method = rule.saliency or methods[0]
@@ -262,7 +263,8 @@ def evaluate_exit_rules(
             t = temps if rule.calibrated else None
             val_scores = scores_at_exits(rule, val_logits, val_maps if rule.saliency else None, t)
             test_scores = scores_at_exits(rule, test_logits, test_maps if rule.saliency else None, t)
-            costs = rule_costs(model, rule, input_shape) / backbone
+            macs = rule_costs(model, rule, input_shape)
+            costs = macs / backbone
 
             def on_test(thresholds):
                 exit_index = exits_from_scores(test_scores, thresholds, rule.higher_is_surer)
@@ -285,5 +287,5 @@ def evaluate_exit_rules(
             result.exit_shares.append((torch.bincount(exit_index, minlength=model.num_exits).double()
                                        / len(exit_index)).tolist())
             result.curves.append((curve_costs, curve_acc))
-            result.rule_macs.append(float((rule_costs(model, rule, input_shape) - exit_costs(model, input_shape))[-1]))
+            result.rule_macs.append(float((macs - base)[-1]))
     return report
