@@ -14,6 +14,7 @@ outside the repository, so student work is never committed by accident:
 
 ``xaiexit`` (the command-line tool) loads this file; it is plain nbgrader configuration.
 """
+
 import os
 from pathlib import Path
 
@@ -40,6 +41,6 @@ c.Execute.kernel_name = "python3"
 # feedback prints them, in the cell and in tracebacks).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "xaiexit.course.feedback.ScrubHiddenTests",
+    "xaiexit_grading.feedback.ScrubHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -31,14 +31,15 @@ format (the fast layout for CPU convolutions and pooling). Times are medians ove
 test split, the two networks alternating pass by pass. ``predict_with_exits`` is
 checked to give exactly the decisions of ``simulate_exits`` before anything is timed.
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List
 
 import torch
 
@@ -46,7 +47,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine_description  # noqa: E402
-
 from xaiexit import zoo  # noqa: E402
 from xaiexit.data import SyntheticPets  # noqa: E402
 from xaiexit.exits import (  # noqa: E402
@@ -88,7 +88,7 @@ def median_times(runs: dict, images: torch.Tensor, batch: int, repeats: int) -> 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main(argv: List[str] | None = None) -> str:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 test images, 1 repeat")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -126,7 +126,8 @@ def main(argv: List[str] | None = None) -> str:
         f"block {model.exit_blocks[-1]}); test images: {len(images)}; "
         f"timing: median of {repeats} pass(es) over them, networks alternating",
         f"- Backbone alone (no branch): {backbone_macs / 1e6:.2f} M MACs per image, test accuracy {full_accuracy:.3f}; "
-        f"leaving at each exit costs {', '.join(f'{c / 1e6:.2f}' for c in costs)} M MACs (every head on the way included)",
+        f"leaving at each exit costs {', '.join(f'{c / 1e6:.2f}' for c in costs)} M MACs "
+        "(every head on the way included)",
         f"- Oracle (earliest correct exit): accuracy {float(oracle.correct.double().mean()):.3f}, "
         f"{oracle_macs / 1e6:.2f} M MACs per image; overthinking (an earlier exit right, the final wrong): "
         f"{oracle.overthinking:.3f}",
@@ -147,20 +148,34 @@ def main(argv: List[str] | None = None) -> str:
                 accuracy = float((predicted == labels).double().mean())
                 mean_macs = float(costs[exit_index].mean())
                 shares = torch.bincount(exit_index, minlength=model.num_exits).double() / len(exit_index)
-                rows.append(dict(rule=rule.name + (" + T" if calibrated else ""), target=target_name,
-                                 thresholds=thresholds, accuracy=accuracy, shares=shares, macs=mean_macs,
-                                 rule_obj=rule, temps=temps))
+                rows.append(
+                    dict(
+                        rule=rule.name + (" + T" if calibrated else ""),
+                        target=target_name,
+                        thresholds=thresholds,
+                        accuracy=accuracy,
+                        shares=shares,
+                        macs=mean_macs,
+                        rule_obj=rule,
+                        temps=temps,
+                    )
+                )
 
     for batch in BATCHES:
-        lines += [f"## Batch {batch}", "",
-                  "| rule | target (val) | thresholds | test acc | vs full | exit shares | M MACs | "
-                  "MAC speedup | measured speedup | measured / MAC | oracle share |",
-                  "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## Batch {batch}",
+            "",
+            "| rule | target (val) | thresholds | test acc | vs full | exit shares | M MACs | "
+            "MAC speedup | measured speedup | measured / MAC | oracle share |",
+            "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        ]
         for row in rows:
             rule, temps, thresholds = row["rule_obj"], row["temps"], row["thresholds"]
             runs = {
                 "backbone": backbone,
-                "early exit": lambda x, r=rule, t=thresholds, T=temps: predict_with_exits(fast, x, r, t, temperatures=T),
+                "early exit": lambda x, r=rule, t=thresholds, T=temps: predict_with_exits(
+                    fast, x, r, t, temperatures=T
+                ),
             }
             seconds = median_times(runs, fast_images, batch, repeats)
             measured = seconds["backbone"] / seconds["early exit"]

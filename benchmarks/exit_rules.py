@@ -49,6 +49,7 @@ evaluation only. Times are only measured and reported, never asserted. Before ti
 the exits taken by the timed ``predict_with_exits`` are compared with those the
 evaluation simulated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -66,7 +67,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine_description  # noqa: E402
-
 from xaiexit import zoo  # noqa: E402
 from xaiexit.data import Digits, SyntheticPets  # noqa: E402
 from xaiexit.exits import (  # noqa: E402
@@ -104,7 +104,7 @@ PETS_MODELS = ("pets_early_exit", "pets_early_exit_seed1", "pets_early_exit_seed
 DIGITS_REPEAT_FACTOR = 3
 
 
-def make_rules() -> List[ExitRule]:
+def make_rules() -> list[ExitRule]:
     """The rules compared, in table order."""
     return [
         MaxSoftmax(),
@@ -143,20 +143,28 @@ def train_digits(seeds: Sequence[int], epochs: int, train: Digits) -> tuple:
         seed_everything(seed)
         model = EarlyExitCNN(**DIGITS_MODEL)
         started = time.perf_counter()
-        fit(model, (train.images, train.labels), epochs=epochs, seed=seed, progress=False, loss=early_exit_loss,
-            device="cpu", **{k: v for k, v in DIGITS_TRAINING.items() if k != "epochs"})
+        fit(
+            model,
+            (train.images, train.labels),
+            epochs=epochs,
+            seed=seed,
+            progress=False,
+            loss=early_exit_loss,
+            device="cpu",
+            **{k: v for k, v in DIGITS_TRAINING.items() if k != "epochs"},
+        )
         seconds.append(time.perf_counter() - started)
         models.append(model.eval())
     torch.set_num_threads(threads)
     return models, seconds
 
 
-def exit_accuracies(model: EarlyExitCNN, images: torch.Tensor, labels: torch.Tensor) -> List[float]:
+def exit_accuracies(model: EarlyExitCNN, images: torch.Tensor, labels: torch.Tensor) -> list[float]:
     return [float((z.argmax(dim=1) == labels).double().mean()) for z in predict(model, images)]
 
 
 # --------------------------------------------------------------------------- timing
-def block_outputs(model: EarlyExitCNN, images: torch.Tensor) -> List[torch.Tensor]:
+def block_outputs(model: EarlyExitCNN, images: torch.Tensor) -> list[torch.Tensor]:
     """The output of every block an exit follows, for all images: one tensor per exit."""
     outputs, h = [], images
     with torch.no_grad():
@@ -174,11 +182,13 @@ def heads_only(model: EarlyExitCNN) -> Callable:
     def run(features):
         for head, f in zip(heads, features):
             head(f)
+
     return run
 
 
-def rule_step(model: EarlyExitCNN, rule: ExitRule, thresholds: Sequence[float],
-              temperatures: Optional[Sequence[float]]) -> Callable:
+def rule_step(
+    model: EarlyExitCNN, rule: ExitRule, thresholds: Sequence[float], temperatures: Sequence[float] | None
+) -> Callable:
     """The side heads' logits plus the rule's maps and scores (and decisions) at every side
     exit, for a batch of block outputs (no sample leaves: every side exit is scored)."""
     heads = list(model.exits.values())
@@ -195,12 +205,14 @@ def rule_step(model: EarlyExitCNN, rule: ExitRule, thresholds: Sequence[float],
             logits, maps = exit_maps(heads[k], features[k], rule.saliency)
             rule.exits(logits / temps[k], thresholds[k], maps, final if rule.reference == "final" else previous)
             previous = maps
+
     return run
 
 
-def timed_passes(runs: Dict[str, Callable], items: Dict[str, Callable], n: int, repeats: int) -> Dict[str, list]:
+def timed_passes(runs: dict[str, Callable], items: dict[str, Callable], n: int, repeats: int) -> dict[str, list]:
     """Seconds of each named run over ``n`` images in batches of :data:`BATCH`, ``repeats``
     times, the runs alternating pass by pass; ``items[name](start, stop)`` gives the batch."""
+
     def one_pass(name, stop_at=n):
         started = time.perf_counter()
         with torch.no_grad():
@@ -217,8 +229,14 @@ def timed_passes(runs: Dict[str, Callable], items: Dict[str, Callable], n: int, 
     return seconds
 
 
-def measure_times(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, rules: Sequence[ExitRule],
-                  images: torch.Tensor, repeats: int) -> dict:
+def measure_times(
+    model: EarlyExitCNN,
+    report: ExitRuleReport,
+    seed_index: int,
+    rules: Sequence[ExitRule],
+    images: torch.Tensor,
+    repeats: int,
+) -> dict:
     """Per-image seconds of the backbone, of each rule's maps + scores (beyond the heads),
     and of ``predict_with_exits`` for each rule usable at inference."""
     fast = for_cpu_inference(model)
@@ -226,8 +244,8 @@ def measure_times(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, 
     x = images.contiguous(memory_format=torch.channels_last)
     features = block_outputs(fast, x)
     n = len(x)
-    by_features = lambda start, stop: [f[start:stop] for f in features]  # noqa: E731
-    by_images = lambda start, stop: x[start:stop]  # noqa: E731
+    by_features = lambda start, stop: [f[start:stop] for f in features]
+    by_images = lambda start, stop: x[start:stop]
     runs, items = {"backbone": backbone, "heads": heads_only(fast)}, {"backbone": by_images, "heads": by_features}
     for i, (rule, result) in enumerate(zip(rules, report.rules)):
         thresholds = result.thresholds[seed_index]
@@ -239,7 +257,7 @@ def measure_times(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, 
     seconds = timed_passes(runs, items, n, repeats)
     backbone_s = statistics.median(seconds["backbone"]) / n
     out = {"backbone": backbone_s, "step": {}, "infer": {}}
-    for i, rule in enumerate(rules):
+    for i in range(len(rules)):
         extra = [a - b for a, b in zip(seconds[f"step{i}"], seconds["heads"])]
         out["step"][i] = statistics.median(extra) / n
         if f"infer{i}" in seconds:
@@ -247,8 +265,9 @@ def measure_times(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, 
     return out
 
 
-def agreement(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, rules: Sequence[ExitRule],
-              images: torch.Tensor) -> Dict[int, float]:
+def agreement(
+    model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, rules: Sequence[ExitRule], images: torch.Tensor
+) -> dict[int, float]:
     """Share of test images for which the timed ``predict_with_exits`` (batch norm folded,
     batch 64) leaves at the exit the evaluation simulated, per rule usable at inference."""
     fast = for_cpu_inference(model)
@@ -263,8 +282,9 @@ def agreement(model: EarlyExitCNN, report: ExitRuleReport, seed_index: int, rule
         temps = report.temperatures[seed_index] if rule.calibrated else None
         logits, maps = simulated[rule.saliency or "cam"]
         _, expected = simulate_exits(logits, rule, thresholds, temps, maps if rule.saliency else None)
-        got = torch.cat([predict_with_exits(fast, x[s:s + BATCH], rule, thresholds, temps)[1]
-                         for s in range(0, len(x), BATCH)])
+        got = torch.cat(
+            [predict_with_exits(fast, x[s : s + BATCH], rule, thresholds, temps)[1] for s in range(0, len(x), BATCH)]
+        )
         shares[i] = float((got == expected).double().mean())
     return shares
 
@@ -280,13 +300,17 @@ def pm(values: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def extended_table(report: ExitRuleReport, rules: Sequence[ExitRule], backbone_macs: float, times: List[dict]) -> str:
+def extended_table(report: ExitRuleReport, rules: Sequence[ExitRule], backbone_macs: float, times: list[dict]) -> str:
     """``report.table()`` with the wall-clock columns added on the right of every row."""
     lines = report.table().splitlines()
-    extra = ["map + score MACs / backbone", "map + score µs / image", "map + score time / backbone time",
-             "inference time / backbone (batch 64)"]
+    extra = [
+        "map + score MACs / backbone",
+        "map + score µs / image",
+        "map + score time / backbone time",
+        "inference time / backbone (batch 64)",
+    ]
     out = [lines[0] + " " + " | ".join(extra) + " |", lines[1] + "---:|" * len(extra)]
-    for i, (line, rule, result) in enumerate(zip(lines[2:], rules, report.rules)):
+    for i, (line, result) in enumerate(zip(lines[2:], report.rules)):
         cells = [
             f"{result.rule_macs[0] / backbone_macs:.4f}",
             pm([t["step"][i] for t in times], 1, 1e6),
@@ -294,7 +318,7 @@ def extended_table(report: ExitRuleReport, rules: Sequence[ExitRule], backbone_m
             pm([t["infer"][i] for t in times], 3) if i in times[0]["infer"] else "n/a (cannot stop early)",
         ]
         out.append(line + " " + " | ".join(cells) + " |")
-    for line in lines[2 + len(rules):]:
+    for line in lines[2 + len(rules) :]:
         out.append(line + " " + " | ".join([""] * len(extra)) + " |")
     return "\n".join(out)
 
@@ -303,8 +327,9 @@ def _names(results, values, best):
     return [r.name for r, v in zip(results, values) if not math.isnan(v) and abs(v - best) < 1e-12]
 
 
-def conclusion(label: str, report: ExitRuleReport, rules: Sequence[ExitRule], times: List[dict],
-               backbone_macs: float) -> str:
+def conclusion(
+    label: str, report: ExitRuleReport, rules: Sequence[ExitRule], times: list[dict], backbone_macs: float
+) -> str:
     """A paragraph of what the numbers say, computed from them."""
     results = report.rules
     usable = [i for i, r in enumerate(rules) if kind(r) != "oracle"]
@@ -330,8 +355,10 @@ def conclusion(label: str, report: ExitRuleReport, rules: Sequence[ExitRule], ti
         sal = {i: v for i, v in finite.items() if i in saliency}
         best_sal = max(sal, key=sal.get) if sal else None
         leaders = [i for i in finite if abs(finite[i] - best) < 1e-12]
-        text = (f"At side exit {k + 1} the best AUROC for \"this exit is right\" is {best:.3f} "
-                f"({_join([results[i].name for i in leaders])})")
+        text = (
+            f'At side exit {k + 1} the best AUROC for "this exit is right" is {best:.3f} '
+            f"({_join([results[i].name for i in leaders])})"
+        )
         if best_sal is not None and best_sal not in leaders:
             text += f"; the best saliency rule there, {results[best_sal].name}, has {sal[best_sal]:.3f}"
         text += f"; max softmax has {values[ms]:.3f}."
@@ -341,8 +368,9 @@ def conclusion(label: str, report: ExitRuleReport, rules: Sequence[ExitRule], ti
         d_area = [a - b for a, b in zip(results[i].area, results[ms].area)]
         if mean_sd(d_area)[0] > 1e-12:
             wins = sum(d > 0 for d in d_area)
-            beating.append(f"{results[i].name} (area +{mean_sd(d_area)[0]:.3f}, "
-                           f"higher on {wins} of {len(d_area)} seeds)")
+            beating.append(
+                f"{results[i].name} (area +{mean_sd(d_area)[0]:.3f}, higher on {wins} of {len(d_area)} seeds)"
+            )
     if beating:
         sentences.append(f"Saliency rules with a higher mean area than max softmax: {'; '.join(beating)}.")
     else:
@@ -353,15 +381,21 @@ def conclusion(label: str, report: ExitRuleReport, rules: Sequence[ExitRule], ti
             f"{area[best_sal]:.3f} ({mean_sd(d)[0]:+.3f} ± {mean_sd(d)[1]:.3f} over seeds)."
         )
     ms_acc, ms_cost = mean_sd(results[ms].accuracy)[0], mean_sd(results[ms].relative_macs)[0]
-    cheaper = [i for i in saliency if mean_sd(results[i].relative_macs)[0] < ms_cost
-               and mean_sd(results[i].accuracy)[0] >= ms_acc]
+    cheaper = [
+        i
+        for i in saliency
+        if mean_sd(results[i].relative_macs)[0] < ms_cost and mean_sd(results[i].accuracy)[0] >= ms_acc
+    ]
     sentences.append(
         f"At the operating point max softmax keeps {ms_acc:.3f} test accuracy at {ms_cost:.3f} of the backbone's MACs "
         f"(final exit alone: {mean_sd(report.final_accuracy)[0]:.3f} accuracy; oracle: "
         f"{mean_sd(report.oracle_relative_macs)[0]:.3f} of the MACs); "
-        + (f"{_join([results[i].name for i in cheaper])} "
-           f"{'is' if len(cheaper) == 1 else 'are'} both cheaper and at least as accurate."
-           if cheaper else "no saliency rule is both cheaper and at least as accurate there.")
+        + (
+            f"{_join([results[i].name for i in cheaper])} "
+            f"{'is' if len(cheaper) == 1 else 'are'} both cheaper and at least as accurate."
+            if cheaper
+            else "no saliency rule is both cheaper and at least as accurate there."
+        )
     )
     for i in oracle_rules:
         aurocs = [mean_sd([s[k] for s in results[i].auroc])[0] for k in range(n_side)]
@@ -377,9 +411,13 @@ def conclusion(label: str, report: ExitRuleReport, rules: Sequence[ExitRule], ti
     sentences.append(
         f"Measured inference (batch 64, 1 thread): max softmax runs in {infer[ms]:.3f} of the backbone's time where "
         f"its MACs say {ms_cost:.3f}; "
-        + ("no rule runs faster than it" if fastest == ms else
-           f"the fastest rule is {results[fastest].name} at {infer[fastest]:.3f}")
-        + ("" if infer[fastest] < 1 else ", and none is faster than the network without branches") + "."
+        + (
+            "no rule runs faster than it"
+            if fastest == ms
+            else f"the fastest rule is {results[fastest].name} at {infer[fastest]:.3f}"
+        )
+        + ("" if infer[fastest] < 1 else ", and none is faster than the network without branches")
+        + "."
     )
     grad = [i for i in saliency if rules[i].saliency == "grad_cam"]
     if grad:
@@ -407,7 +445,7 @@ def _range(values: Sequence[float]) -> str:
 
 
 # --------------------------------------------------------------------------- plot
-def plot(path: Path, panels: List[dict], rules: Sequence[ExitRule]) -> None:
+def plot(path: Path, panels: list[dict], rules: Sequence[ExitRule]) -> None:
     """Accuracy against MACs / backbone for every rule (seed 0's curve), one panel per dataset."""
     import matplotlib
 
@@ -416,8 +454,19 @@ def plot(path: Path, panels: List[dict], rules: Sequence[ExitRule]) -> None:
 
     # one colour per rule (grey kept for the oracle rule); the softmax rules often coincide
     # (with two classes max softmax and entropy rank samples alike), so their widths differ
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-               "#17becf", "#7f7f7f", "#000080"]
+    palette = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#bcbd22",
+        "#17becf",
+        "#7f7f7f",
+        "#000080",
+    ]
     styles = {"softmax": "-", "saliency": "--", "oracle": ":"}
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5.6), squeeze=False)
     for ax, panel in zip(axes[0], panels):
@@ -430,10 +479,23 @@ def plot(path: Path, panels: List[dict], rules: Sequence[ExitRule]) -> None:
             if kind(rule) == "softmax":
                 width, softmax_seen = 3.0 - 0.9 * softmax_seen, softmax_seen + 1
             color = "0.45" if kind(rule) == "oracle" else palette[i % len(palette)]
-            ax.plot(costs[order].numpy(), acc[order].numpy(), styles[kind(rule)], marker=".", markersize=4,
-                    color=color, label=result.name, lw=width)
-        ax.plot([report.oracle_relative_macs[0]], [report.oracle_accuracy[0]], "k*", markersize=13,
-                label="oracle: earliest correct exit (knows the labels)")
+            ax.plot(
+                costs[order].numpy(),
+                acc[order].numpy(),
+                styles[kind(rule)],
+                marker=".",
+                markersize=4,
+                color=color,
+                label=result.name,
+                lw=width,
+            )
+        ax.plot(
+            [report.oracle_relative_macs[0]],
+            [report.oracle_accuracy[0]],
+            "k*",
+            markersize=13,
+            label="oracle: earliest correct exit (knows the labels)",
+        )
         ax.plot([1.0], [report.final_accuracy[0]], "ks", markersize=8, label="full network (backbone, no branches)")
         ax.axvline(1.0, color="0.8", lw=0.8, zorder=0)
         ax.set_title(panel["title"])
@@ -442,8 +504,9 @@ def plot(path: Path, panels: List[dict], rules: Sequence[ExitRule]) -> None:
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Accuracy vs compute as the validation target moves "
-                 "(seed 0; thresholds on validation, points on test)")
+    fig.suptitle(
+        "Accuracy vs compute as the validation target moves (seed 0; thresholds on validation, points on test)"
+    )
     fig.tight_layout(rect=(0, 0.17, 1, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -459,36 +522,60 @@ def run_dataset(label, models, val, test, rules, threads, repeats) -> dict:
     agree = [agreement(m, report, s, rules, test[0]) for s, m in enumerate(models)]
     times = [measure_times(m, report, s, rules, test[0], repeats) for s, m in enumerate(models)]
     torch.set_num_threads(threads)
-    return dict(label=label, report=report, backbone_macs=backbone_macs, times=times, agree=agree,
-                accuracies=[exit_accuracies(m, *test) for m in models],
-                val_accuracies=[exit_accuracies(m, *val) for m in models])
+    return dict(
+        label=label,
+        report=report,
+        backbone_macs=backbone_macs,
+        times=times,
+        agree=agree,
+        accuracies=[exit_accuracies(m, *test) for m in models],
+        val_accuracies=[exit_accuracies(m, *val) for m in models],
+    )
 
 
-def dataset_section(d: dict, rules, title: str, model_lines: List[str], seeds, train_seconds=None) -> List[str]:
+def dataset_section(d: dict, rules, title: str, model_lines: list[str], seeds, train_seconds=None) -> list[str]:
     report, times = d["report"], d["times"]
     n_exits = len(d["accuracies"][0])
-    lines = [f"## {title}", ""] + model_lines + [
-        f"- Backbone (no branches): {d['backbone_macs'] / 1e6:.3f} M MACs per image, "
-        f"{pm([t['backbone'] for t in times], 1, 1e6)} µs per image measured (batch 64, 1 thread)",
-        f"- Operating point: validation target = the final exit's validation accuracy, "
-        f"{', '.join(f'{t:.3f}' for t in report.targets)} (seeds {', '.join(map(str, seeds))})",
-        "",
-        "Accuracy of every exit alone (all images leave there):",
-        "",
-        "| seed | " + " | ".join(f"val exit {k + 1}" for k in range(n_exits)) + " | "
-        + " | ".join(f"test exit {k + 1}" for k in range(n_exits)) + (" | training s |" if train_seconds else " |"),
-        "|---:|" + "---:|" * (2 * n_exits) + ("---:|" if train_seconds else ""),
-    ]
+    lines = (
+        [f"## {title}", ""]
+        + model_lines
+        + [
+            f"- Backbone (no branches): {d['backbone_macs'] / 1e6:.3f} M MACs per image, "
+            f"{pm([t['backbone'] for t in times], 1, 1e6)} µs per image measured (batch 64, 1 thread)",
+            f"- Operating point: validation target = the final exit's validation accuracy, "
+            f"{', '.join(f'{t:.3f}' for t in report.targets)} (seeds {', '.join(map(str, seeds))})",
+            "",
+            "Accuracy of every exit alone (all images leave there):",
+            "",
+            "| seed | "
+            + " | ".join(f"val exit {k + 1}" for k in range(n_exits))
+            + " | "
+            + " | ".join(f"test exit {k + 1}" for k in range(n_exits))
+            + (" | training s |" if train_seconds else " |"),
+            "|---:|" + "---:|" * (2 * n_exits) + ("---:|" if train_seconds else ""),
+        ]
+    )
     for s, seed in enumerate(seeds):
-        lines.append(f"| {seed} | " + " | ".join(f"{a:.3f}" for a in d["val_accuracies"][s]) + " | "
-                     + " | ".join(f"{a:.3f}" for a in d["accuracies"][s])
-                     + (f" | {train_seconds[s]:.1f} |" if train_seconds else " |"))
+        lines.append(
+            f"| {seed} | "
+            + " | ".join(f"{a:.3f}" for a in d["val_accuracies"][s])
+            + " | "
+            + " | ".join(f"{a:.3f}" for a in d["accuracies"][s])
+            + (f" | {train_seconds[s]:.1f} |" if train_seconds else " |")
+        )
     minimum = min(v for a in d["agree"] for v in a.values())
-    lines += ["", "Exit rules (mean ± sd over the seeds; the last four columns are measured wall-clock):", "",
-              extended_table(report, rules, d["backbone_macs"], times), "",
-              f"The timed `predict_with_exits` (batch norm folded, batch 64) left at the simulated exit for "
-              f"{100 * minimum:.1f} % of the test images or more (the lowest over rules and seeds).", "",
-              "**Measured conclusion.** " + conclusion(d["label"], report, rules, times, d["backbone_macs"]), ""]
+    lines += [
+        "",
+        "Exit rules (mean ± sd over the seeds; the last four columns are measured wall-clock):",
+        "",
+        extended_table(report, rules, d["backbone_macs"], times),
+        "",
+        f"The timed `predict_with_exits` (batch norm folded, batch 64) left at the simulated exit for "
+        f"{100 * minimum:.1f} % of the test images or more (the lowest over rules and seeds).",
+        "",
+        "**Measured conclusion.** " + conclusion(d["label"], report, rules, times, d["backbone_macs"]),
+        "",
+    ]
     return lines
 
 
@@ -548,16 +635,22 @@ DEFINITIONS = """## Definitions
 """
 
 
-def main(argv: List[str] | None = None) -> str:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1 seed, 64 test images, digits trained 1 epoch, 1 repeat (smoke test)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for training and evaluation (timings always use 1)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 seed, 64 test images, digits trained 1 epoch, 1 repeat (smoke test)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads for training and evaluation (timings always use 1)"
+    )
     parser.add_argument("--repeats", type=int, default=7, help="timed passes per run")
     parser.add_argument("--output", type=Path, default=None)
-    parser.add_argument("--plot", type=Path, default=None,
-                        help="where to save the plot (default: benchmarks/results/exit_rules.png; none in --quick)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="where to save the plot (default: benchmarks/results/exit_rules.png; none in --quick)",
+    )
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     command = "python benchmarks/exit_rules.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     started = time.perf_counter()
@@ -577,53 +670,90 @@ def main(argv: List[str] | None = None) -> str:
         # synthetic pets: the shipped networks
         pets_val, pets_test = SyntheticPets("val", size=64, seed=0), SyntheticPets("test", size=64, seed=0)
         pets_models = [zoo.load(name).eval() for name in PETS_MODELS[: len(seeds)]]
-        pets = run_dataset("synthetic pets", pets_models, (pets_val.images, pets_val.labels),
-                           (pets_test.images[:n_test], pets_test.labels[:n_test]), rules, args.threads, repeats)
+        pets = run_dataset(
+            "synthetic pets",
+            pets_models,
+            (pets_val.images, pets_val.labels),
+            (pets_test.images[:n_test], pets_test.labels[:n_test]),
+            rules,
+            args.threads,
+            repeats,
+        )
 
         # digits: trained here
         train, val, test = (Digits(split, size=32, seed=0) for split in ("train", "val", "test"))
         digit_models, train_seconds = train_digits(seeds, epochs, train)
-        digits = run_dataset("digits", digit_models, (val.images, val.labels),
-                             (test.images[:n_test], test.labels[:n_test]), rules, args.threads,
-                             DIGITS_REPEAT_FACTOR * repeats)
+        digits = run_dataset(
+            "digits",
+            digit_models,
+            (val.images, val.labels),
+            (test.images[:n_test], test.labels[:n_test]),
+            rules,
+            args.threads,
+            DIGITS_REPEAT_FACTOR * repeats,
+        )
     finally:
         torch.set_num_threads(previous_threads)
 
     if plot_path is not None:
-        plot(plot_path, [dict(report=pets["report"], title="synthetic pets (pets_early_exit, seed 0)"),
-                         dict(report=digits["report"], title="digits (EarlyExitCNN 16-32-64, seed 0)")], rules)
+        plot(
+            plot_path,
+            [
+                dict(report=pets["report"], title="synthetic pets (pets_early_exit, seed 0)"),
+                dict(report=digits["report"], title="digits (EarlyExitCNN 16-32-64, seed 0)"),
+            ],
+            rules,
+        )
 
     elapsed = time.perf_counter() - started
-    load_at_end = ("- Load average at the end (1/5/15 min): " + " / ".join(f"{v:.2f}" for v in os.getloadavg())
-                   if hasattr(os, "getloadavg") else "- Load average at the end: unknown")
+    load_at_end = (
+        "- Load average at the end (1/5/15 min): " + " / ".join(f"{v:.2f}" for v in os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else "- Load average at the end: unknown"
+    )
     lines = ["# Exit rules compared: softmax confidence vs saliency maps, on synthetic pets and digits", ""]
     lines += machine
     lines += [
         "- Every timing and the digits' training on 1 torch thread; the evaluation on the threads above",
-        f"- Command: `{command}`; total wall clock {elapsed:.0f} s" + (" (quick mode: a smoke test, not a result)"
-                                                                       if args.quick else ""),
+        f"- Command: `{command}`; total wall clock {elapsed:.0f} s"
+        + (" (quick mode: a smoke test, not a result)" if args.quick else ""),
         f"- Seeds per dataset: {len(seeds)}; timing: median of {repeats} (pets) and {DIGITS_REPEAT_FACTOR * repeats} "
         f"(digits) passes over the test images, batch {BATCH}",
         load_at_end,
         f"- Plot: `{plot_path.name}` (accuracy vs MACs / backbone, seed 0)" if plot_path else "- Plot: not drawn",
         "",
-        DEFINITIONS.format(sweep=f"{DEFAULT_SWEEP[0]:.3f}, {DEFAULT_SWEEP[1]:.3f}, ..., {DEFAULT_SWEEP[-1]:.3f}",
-                           both=f"{BOTH_FIRST_THRESHOLD:g}").rstrip(),
+        DEFINITIONS.format(
+            sweep=f"{DEFAULT_SWEEP[0]:.3f}, {DEFAULT_SWEEP[1]:.3f}, ..., {DEFAULT_SWEEP[-1]:.3f}",
+            both=f"{BOTH_FIRST_THRESHOLD:g}",
+        ).rstrip(),
         "",
     ]
     arch = pets_models[0]
-    lines += dataset_section(pets, rules, "Synthetic pets", [
-        f"- Networks: {', '.join(f'`{n}`' for n in PETS_MODELS[: len(seeds)])} (shipped; EarlyExitCNN "
-        f"{'-'.join(map(str, arch.widths))}, side exits after blocks {list(arch.exit_blocks[:-1])}); "
-        f"SyntheticPets 64x64, {len(pets_val)} validation and {len(pets_test.images[:n_test])} test images",
-    ], seeds)
-    lines += dataset_section(digits, rules, "Digits", [
-        f"- Networks: `EarlyExitCNN({', '.join(f'{k}={v}' for k, v in DIGITS_MODEL.items())})`, trained here on "
-        f"Digits('train') ({len(train)} images, 32x32) with `early_exit_loss` (all exits, equal weights), "
-        f"Adam lr {DIGITS_TRAINING['lr']}, weight decay {DIGITS_TRAINING['weight_decay']}, batch "
-        f"{DIGITS_TRAINING['batch_size']}, {epochs} epoch(s), cosine schedule, 1 torch thread; "
-        f"{len(val)} validation and {len(test.images[:n_test])} test images",
-    ], seeds, train_seconds)
+    lines += dataset_section(
+        pets,
+        rules,
+        "Synthetic pets",
+        [
+            f"- Networks: {', '.join(f'`{n}`' for n in PETS_MODELS[: len(seeds)])} (shipped; EarlyExitCNN "
+            f"{'-'.join(map(str, arch.widths))}, side exits after blocks {list(arch.exit_blocks[:-1])}); "
+            f"SyntheticPets 64x64, {len(pets_val)} validation and {len(pets_test.images[:n_test])} test images",
+        ],
+        seeds,
+    )
+    lines += dataset_section(
+        digits,
+        rules,
+        "Digits",
+        [
+            f"- Networks: `EarlyExitCNN({', '.join(f'{k}={v}' for k, v in DIGITS_MODEL.items())})`, trained here on "
+            f"Digits('train') ({len(train)} images, 32x32) with `early_exit_loss` (all exits, equal weights), "
+            f"Adam lr {DIGITS_TRAINING['lr']}, weight decay {DIGITS_TRAINING['weight_decay']}, batch "
+            f"{DIGITS_TRAINING['batch_size']}, {epochs} epoch(s), cosine schedule, 1 torch thread; "
+            f"{len(val)} validation and {len(test.images[:n_test])} test images",
+        ],
+        seeds,
+        train_seconds,
+    )
     lines += ["## Both datasets", "", summary(pets, digits, rules), ""]
     text = "\n".join(lines)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -648,15 +778,29 @@ def summary(pets: dict, digits: dict, rules: Sequence[ExitRule]) -> str:
     both_area = [rules[i].name for i in saliency if gap(pets, i, "area") > 1e-12 and gap(digits, i, "area") > 1e-12]
     both_auroc = [rules[i].name for i in saliency if gap(pets, i, "auroc") > 1e-12 and gap(digits, i, "auroc") > 1e-12]
     best = {d["label"]: max(saliency, key=lambda i: mean_sd(d["report"].rules[i].area)[0]) for d in (pets, digits)}
-    text = (("Saliency rules with a higher mean area than max softmax on both datasets: " + _join(both_area) + ". ")
-            if both_area else "No saliency rule has a higher mean area than max softmax on both datasets. ")
-    text += (("Saliency rules whose AUROC beats max softmax's at every side exit where they score, on both datasets: "
-              + _join(both_auroc) + ". ") if both_auroc else
-             "No saliency rule has a higher AUROC than max softmax at every side exit where it scores, "
-             "on both datasets. ")
-    text += "Area gap of the best saliency rule to max softmax: " + "; ".join(
-        f"{label} {gap(d, best[label], 'area'):+.3f} ({rules[best[label]].name})" for label, d in
-        (("synthetic pets", pets), ("digits", digits))) + "."
+    text = (
+        ("Saliency rules with a higher mean area than max softmax on both datasets: " + _join(both_area) + ". ")
+        if both_area
+        else "No saliency rule has a higher mean area than max softmax on both datasets. "
+    )
+    text += (
+        (
+            "Saliency rules whose AUROC beats max softmax's at every side exit where they score, on both datasets: "
+            + _join(both_auroc)
+            + ". "
+        )
+        if both_auroc
+        else "No saliency rule has a higher AUROC than max softmax at every side exit where it scores, "
+        "on both datasets. "
+    )
+    text += (
+        "Area gap of the best saliency rule to max softmax: "
+        + "; ".join(
+            f"{label} {gap(d, best[label], 'area'):+.3f} ({rules[best[label]].name})"
+            for label, d in (("synthetic pets", pets), ("digits", digits))
+        )
+        + "."
+    )
     return text
 
 

@@ -1,15 +1,15 @@
 """The lines every benchmark table starts with: when, on what, under how much load."""
+
 from __future__ import annotations
 
 import datetime
 import os
 import platform
-from typing import Dict, List
 
 import torch
 
 
-def machine_description(threads: int, versions: Dict[str, str] | None = None) -> List[str]:
+def machine_description(threads: int, versions: dict[str, str] | None = None) -> list[str]:
     """Markdown list lines: date, CPU and cores, torch threads, library versions, load."""
     cpu = platform.processor() or "unknown CPU"
     try:

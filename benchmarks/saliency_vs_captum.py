@@ -32,6 +32,7 @@ uses, so the same memory bound applies to both. On ResNet-18, Captum's default h
 the activations of all 400 expanded images at once (about 30 MB each): the full run
 needs about 16 GB of free memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,8 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
 
 import torch
 
@@ -50,7 +51,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine_description as describe_machine  # noqa: E402
-
 from xaiexit.models import SmallCNN  # noqa: E402
 from xaiexit.saliency import (  # noqa: E402
     grad_cam,
@@ -90,7 +90,7 @@ def measure_peak_mib(fn: Callable[[], torch.Tensor]):
 
 
 # --------------------------------------------------------------------------- machine
-def machine_description(threads: int) -> List[str]:
+def machine_description(threads: int) -> list[str]:
     import captum
 
     return describe_machine(threads, {"captum": captum.__version__})
@@ -113,7 +113,9 @@ def settings(quick: bool):
     if quick:
         return [
             dict(name="SmallCNN", model=small, layer="block3", x=make_images(4, 32), window=16, stride=8, default=True),
-            dict(name="ResNet-18", model=resnet, layer="layer4", x=make_images(2, 32), window=16, stride=8, default=False),
+            dict(
+                name="ResNet-18", model=resnet, layer="layer4", x=make_images(2, 32), window=16, stride=8, default=False
+            ),
         ]
     return [
         dict(name="SmallCNN", model=small, layer="block3", x=make_images(64, 64), window=8, stride=4, default=True),
@@ -157,40 +159,79 @@ def rows_for(setting, n: int, steps: int):
         return LayerAttribution.interpolate(cam, (H, W), "bilinear")[:, 0]
 
     ours_sg = seeded(lambda: smoothgrad(model, x, t, n=n, noise=0.15))
-    ours_ig = lambda: integrated_gradients(model, x, t, steps=steps)  # noqa: E731
+    ours_ig = lambda: integrated_gradients(model, x, t, steps=steps)
     rows = [
         ("gradient", "default", lambda: vanilla_gradient(model, x, t), lambda: Saliency(model).attribute(x, target=t)),
-        ("gradient x input", "default", lambda: gradient_x_input(model, x, t),
-         lambda: InputXGradient(model).attribute(x, target=t)),
+        (
+            "gradient x input",
+            "default",
+            lambda: gradient_x_input(model, x, t),
+            lambda: InputXGradient(model).attribute(x, target=t),
+        ),
     ]
     if setting["default"]:
-        rows.append((f"SmoothGrad n={n}", "default (all copies at once)", ours_sg,
-                     seeded(lambda: NoiseTunnel(Saliency(model)).attribute(
-                         x, nt_type="smoothgrad", nt_samples=n, stdevs=0.15, target=t))))
+        rows.append(
+            (
+                f"SmoothGrad n={n}",
+                "default (all copies at once)",
+                ours_sg,
+                seeded(
+                    lambda: NoiseTunnel(Saliency(model)).attribute(
+                        x, nt_type="smoothgrad", nt_samples=n, stdevs=0.15, target=t
+                    )
+                ),
+            )
+        )
+
     def captum_sg_chunked(images, targets):
         return NoiseTunnel(Saliency(model)).attribute(
-            images, nt_type="smoothgrad", nt_samples=n, stdevs=0.15, target=targets, nt_samples_batch_size=nt_chunk)
+            images, nt_type="smoothgrad", nt_samples=n, stdevs=0.15, target=targets, nt_samples_batch_size=nt_chunk
+        )
 
     # Chunked, Captum draws the noise round by round (all inputs, then again), we draw
     # it image by image, so the noise differs. With one image the order is the same:
     # the "same result" check of this row uses the first image alone (marked *), with
     # the same number of images per pass on both sides (a different batch size can
     # round a max-pool near-tie the other way and move a gradient to another pixel).
-    rows.append((f"SmoothGrad n={n}", f"nt_samples_batch_size={nt_chunk}", ours_sg,
-                 seeded(lambda: captum_sg_chunked(x, t)),
-                 (seeded(lambda: smoothgrad(model, x[:1], t[:1], n=n, noise=0.15, batch_size=nt_chunk)),
-                  seeded(lambda: captum_sg_chunked(x[:1], t[:1])))))
+    rows.append(
+        (
+            f"SmoothGrad n={n}",
+            f"nt_samples_batch_size={nt_chunk}",
+            ours_sg,
+            seeded(lambda: captum_sg_chunked(x, t)),
+            (
+                seeded(lambda: smoothgrad(model, x[:1], t[:1], n=n, noise=0.15, batch_size=nt_chunk)),
+                seeded(lambda: captum_sg_chunked(x[:1], t[:1])),
+            ),
+        )
+    )
     if setting["default"]:
-        rows.append((f"IG {steps} steps", "default (all steps at once)", ours_ig,
-                     lambda: IntegratedGradients(model).attribute(x, target=t, n_steps=steps)))
-    rows.append((f"IG {steps} steps", f"internal_batch_size={ig_chunk}", ours_ig,
-                 lambda: IntegratedGradients(model).attribute(x, target=t, n_steps=steps, internal_batch_size=ig_chunk)))
+        rows.append(
+            (
+                f"IG {steps} steps",
+                "default (all steps at once)",
+                ours_ig,
+                lambda: IntegratedGradients(model).attribute(x, target=t, n_steps=steps),
+            )
+        )
+    rows.append(
+        (
+            f"IG {steps} steps",
+            f"internal_batch_size={ig_chunk}",
+            ours_ig,
+            lambda: IntegratedGradients(model).attribute(x, target=t, n_steps=steps, internal_batch_size=ig_chunk),
+        )
+    )
     rows += [
         ("Grad-CAM", "default", lambda: grad_cam(model, x, t, layer=layer), captum_cam),
-        (f"occlusion {window}x{window}/{stride}", "default",
-         lambda: occlusion(model, x, t, window=window, stride=stride),
-         lambda: Occlusion(model).attribute(x, sliding_window_shapes=(C, window, window),
-                                            strides=(C, stride, stride), target=t, baselines=0.0)),
+        (
+            f"occlusion {window}x{window}/{stride}",
+            "default",
+            lambda: occlusion(model, x, t, window=window, stride=stride),
+            lambda: Occlusion(model).attribute(
+                x, sliding_window_shapes=(C, window, window), strides=(C, stride, stride), target=t, baselines=0.0
+            ),
+        ),
     ]
     return rows
 
@@ -215,11 +256,11 @@ def compare(ours: Callable, theirs: Callable, repeats: int):
     return statistics.median(ours_times), statistics.median(theirs_times), ours_mem, theirs_mem, diff
 
 
-def _mib(value: Optional[float]) -> str:
+def _mib(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def main(argv: Optional[List[str]] = None) -> str:
+def main(argv: list[str] | None = None) -> str:
     # Captum sets requires_grad on the input itself and warns about it on every call
     warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -257,15 +298,19 @@ def main(argv: Optional[List[str]] = None) -> str:
             diff_text = f"{diff:.1e}"
             if check:  # the timed outputs use different noise; check on the first image
                 diff_text = f"{relative_difference(check[0][0](), check[0][1]()):.1e} *"
-            row = (f"| {method} | {variant} | {t_ours:.3f} | {t_theirs:.3f} | {t_ours / t_theirs:.2f} | "
-                   f"{_mib(m_ours)} | {_mib(m_theirs)} | {diff_text} |")
+            row = (
+                f"| {method} | {variant} | {t_ours:.3f} | {t_theirs:.3f} | {t_ours / t_theirs:.2f} | "
+                f"{_mib(m_ours)} | {_mib(m_theirs)} | {diff_text} |"
+            )
             print(row, flush=True)
             table.append(row)
         lines += table + [""]
-    lines += ["\\* Captum draws chunked SmoothGrad noise in another order, so for that row the "
-              "results are compared on the first image alone, where the noise is the same "
-              "(and with the same images per pass on both sides).",
-              ""]
+    lines += [
+        "\\* Captum draws chunked SmoothGrad noise in another order, so for that row the "
+        "results are compared on the first image alone, where the noise is the same "
+        "(and with the same images per pass on both sides).",
+        "",
+    ]
     text = "\n".join(lines)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text + "\n")

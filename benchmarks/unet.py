@@ -34,6 +34,7 @@ IoU, pixel error, adapted Rand error of the predicted mask's connected component
 against the true cells, and the share of touching cell pairs the prediction keeps apart.
 The same for the two 20-image models, without and with augmentation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List
 
 import torch
 
@@ -51,7 +51,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine_description  # noqa: E402
-
 from xaiexit import zoo  # noqa: E402
 from xaiexit.data import TouchingCells  # noqa: E402
 from xaiexit.models import UNet  # noqa: E402
@@ -115,10 +114,11 @@ def run_child(model_name: str, mode: str, size: int, stride, threads: int) -> di
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def tiling_table(size: int, models: List[str], repeats: int, threads: int) -> List[str]:
+def tiling_table(size: int, models: list[str], repeats: int, threads: int) -> list[str]:
     image = mosaic(size)
     lines = [
-        f"## Overlap-tile against whole image ({size} x {size})", "",
+        f"## Overlap-tile against whole image ({size} x {size})",
+        "",
         "| model | tile -> output | stride | max abs difference | time (s) | peak memory (MB) |",
         "|---|---|---:|---:|---:|---:|",
     ]
@@ -126,31 +126,41 @@ def tiling_table(size: int, models: List[str], repeats: int, threads: int) -> Li
         build, tile = MODELS[name]
         model = build()
         out = model.output_size(tile)
-        default = out // 2 ** model.depth * 2 ** model.depth
+        default = out // 2**model.depth * 2**model.depth
         whole = whole_image_predict(model, image)
         repeats = repeats if name == "cells_unet" else 1  # the paper model takes minutes per pass
         runs = {"whole": [run_child(name, "whole", size, None, threads) for _ in range(repeats)]}
-        lines.append(f"| {name} | whole image | - | 0 | {statistics.median(r['seconds'] for r in runs['whole']):.2f} | "
-                     f"{statistics.median(r['peak_mb'] for r in runs['whole']):.0f} |")
+        lines.append(
+            f"| {name} | whole image | - | 0 | {statistics.median(r['seconds'] for r in runs['whole']):.2f} | "
+            f"{statistics.median(r['peak_mb'] for r in runs['whole']):.0f} |"
+        )
         for stride in (default, out):
             tiled = overlap_tile_predict(model, image, tile, stride)
             difference = float((tiled - whole).abs().max())
             child = [run_child(name, "tiles", size, stride, threads) for _ in range(repeats)]
-            lines.append(f"| {name} | {tile} -> {out} | {stride} | {difference:.2e} | "
-                         f"{statistics.median(r['seconds'] for r in child):.2f} | "
-                         f"{statistics.median(r['peak_mb'] for r in child):.0f} |")
+            lines.append(
+                f"| {name} | {tile} -> {out} | {stride} | {difference:.2e} | "
+                f"{statistics.median(r['seconds'] for r in child):.2f} | "
+                f"{statistics.median(r['peak_mb'] for r in child):.0f} |"
+            )
         del model, whole
-    lines += ["", "The default stride is the largest multiple of 2 ** depth not above the output tile: its "
-              "tiles start where the whole image's pooling windows start, so the two predictions agree to "
-              "float32 rounding. A stride equal to the output tile breaks that alignment and leaves seams.", ""]
+    lines += [
+        "",
+        "The default stride is the largest multiple of 2 ** depth not above the output tile: its "
+        "tiles start where the whole image's pooling windows start, so the two predictions agree to "
+        "float32 rounding. A stride equal to the output tile breaks that alignment and leaves seams.",
+        "",
+    ]
     return lines
 
 
-def ablation_rows(pairs, n_test: int) -> List[str]:
+def ablation_rows(pairs, n_test: int) -> list[str]:
     test = TouchingCells("test")
     images, instances = test.images[:n_test], test.instances[:n_test]
-    lines = ["| model | seeds | IoU | pixel error | adapted Rand error | touching pairs separated |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| model | seeds | IoU | pixel error | adapted Rand error | touching pairs separated |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, names in pairs:
         rows = [cell_metrics(predict_masks(zoo.load(n), images), instances) for n in names]
 
@@ -159,12 +169,13 @@ def ablation_rows(pairs, n_test: int) -> List[str]:
             sd = float(values.std()) if len(values) > 1 else 0.0
             return f"{float(values.mean()):.3f} ± {sd:.3f}"
 
-        lines.append(f"| {label} | {len(names)} | {pm('iou')} | {pm('pixel_error')} | {pm('rand_error')} | "
-                     f"{pm('separated')} |")
+        lines.append(
+            f"| {label} | {len(names)} | {pm('iou')} | {pm('pixel_error')} | {pm('rand_error')} | {pm('separated')} |"
+        )
     return lines
 
 
-def main(argv: List[str] | None = None) -> str:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="256 x 256, small model, one seed")
     parser.add_argument("--size", type=int, default=None, help="image side (default 2048, quick 256)")
@@ -181,19 +192,25 @@ def main(argv: List[str] | None = None) -> str:
     repeats = 1 if args.quick else args.repeats
     models = ["cells_unet"] if args.quick else ["cells_unet", "paper U-Net"]
     output = args.output or ROOT / "benchmarks" / "results" / ("unet_quick.md" if args.quick else "unet.md")
-    seeds = ("", ) if args.quick else ("", "_seed1", "_seed2")
+    seeds = ("",) if args.quick else ("", "_seed1", "_seed2")
 
     lines = ["# U-Net: overlap-tile inference and the border-weighted loss", ""]
     lines += machine_description(args.threads)
     lines += [f"- Command: `python benchmarks/unet.py{' --quick' if args.quick else ''}`", ""]
     lines += tiling_table(size, models, repeats, args.threads)
     lines += ["## Border weights (TouchingCells test split)", ""]
-    lines += ablation_rows([("weight map, w0 = 10", [f"cells_unet{s}" for s in seeds]),
-                            ("class balance only, w0 = 0", [f"cells_unet_no_border{s}" for s in seeds])],
-                           n_test=5 if args.quick else 20)
+    lines += ablation_rows(
+        [
+            ("weight map, w0 = 10", [f"cells_unet{s}" for s in seeds]),
+            ("class balance only, w0 = 0", [f"cells_unet_no_border{s}" for s in seeds]),
+        ],
+        n_test=5 if args.quick else 20,
+    )
     lines += ["", "### Twenty training images, without and with augmentation", ""]
-    lines += ablation_rows([("20 images", ["cells_unet_20"]), ("20 images, augmented", ["cells_unet_20_augmented"])],
-                           n_test=5 if args.quick else 20)
+    lines += ablation_rows(
+        [("20 images", ["cells_unet_20"]), ("20 images, augmented", ["cells_unet_20_augmented"])],
+        n_test=5 if args.quick else 20,
+    )
     text = "\n".join(lines) + "\n"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)

@@ -1,6 +1,17 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures and settings shared by the test modules."""
+
+import os
+
 import pytest
 import torch
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test``: one worker per core), each worker and everything it
+    starts (kernels, commands) computes on one thread, so the workers do not fight over cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

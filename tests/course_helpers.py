@@ -4,17 +4,26 @@
 a lesson, its solution functions, its mistakes written as answer cells, and released
 notebooks filled in as a learner would. The module-level names are Lesson 1's.
 """
+
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import inspect
 import os
 import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
 from functools import cached_property
 from pathlib import Path
 
 import nbformat
+import psutil
+import requests
 import torch
 from torch import nn
 
@@ -32,15 +41,17 @@ def cells_by_id(nb) -> dict:
 
 class Lesson:
     """One lesson: ``name`` is its folder (``01_gradient_saliency``), ``grading`` the name of
-    its module in ``xaiexit.grading`` (``gradient_saliency``)."""
+    its module in ``xaiexit_grading`` (``gradient_saliency``); ``prints``: cell -> text that
+    the cell must print when the solution notebook runs."""
 
-    def __init__(self, name: str, grading: str):
+    def __init__(self, name: str, grading: str, prints: dict[str, str] | None = None):
         self.name = name
+        self.prints = prints or {}
         self.number = str(int(name.split("_")[0]))
         self.source = ROOT / "solutions" / name / f"{name}.ipynb"
         self.release = ROOT / "lessons" / name / f"{name}.ipynb"
-        self.grading = importlib.import_module(f"xaiexit.grading.{grading}")
-        self.mistakes = importlib.import_module(f"xaiexit.grading.{grading}_mistakes")
+        self.grading = importlib.import_module(f"xaiexit_grading.{grading}")
+        self.mistakes = importlib.import_module(f"xaiexit_grading.{grading}_mistakes")
 
     @cached_property
     def solution_sources(self) -> dict[str, str]:
@@ -52,8 +63,11 @@ class Lesson:
     def points(self) -> dict[str, int]:
         """Auto-graded exercise -> its points, read from the test cells."""
         nb = nbformat.read(self.source, as_version=4)
-        return {gid[: -len("_test")]: int(c.metadata["nbgrader"]["points"]) for gid, c in cells_by_id(nb).items()
-                if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"}
+        return {
+            gid[: -len("_test")]: int(c.metadata["nbgrader"]["points"])
+            for gid, c in cells_by_id(nb).items()
+            if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"
+        }
 
     def solution_namespace(self) -> dict:
         """The solution functions, defined as the notebook defines them (in order), after the
@@ -74,42 +88,13 @@ class Lesson:
         body = inspect.getsource(mistake.function).split("\n")
         start = next(i for i, line in enumerate(body) if line.startswith("def "))
         source = "\n".join(body[start:]).replace(f"def {mistake.function.__name__}(", f"def {mistake.exercise}(", 1)
-        helpers = [name for name in dict.fromkeys(re.findall(r"\b(_[a-z]\w*)\(", source))
-                   if inspect.isfunction(getattr(self.mistakes, name, None))]
+        helpers = [
+            name
+            for name in dict.fromkeys(re.findall(r"\b(_[a-z]\w*)\(", source))
+            if inspect.isfunction(getattr(self.mistakes, name, None))
+        ]
         imports = "import copy\nimport math\n\nimport torch\nimport torch.nn.functional as F\n\n"
         return imports + "".join(inspect.getsource(getattr(self.mistakes, h)) + "\n\n" for h in helpers) + source
-
-    def execute(self, grading: str | None = None):
-        """Run the source notebook top to bottom as a learner would (or, with
-        ``grading="autograde"``, as the autograder does); return it with its outputs.
-
-        Figures are drawn with matplotlib's Agg backend, so they are computed but not
-        sent to the client: widgets that redraw large figures through ``interact`` can
-        otherwise stall nbclient now and then (a lost iopub message ends in the cell timeout).
-        """
-        from nbclient import NotebookClient
-
-        nb = nbformat.read(self.source, as_version=4)
-        saved = {name: os.environ.pop(name, None) for name in ("NBGRADER_EXECUTION", "MPLBACKEND")}
-        os.environ["MPLBACKEND"] = "Agg"
-        if grading:
-            os.environ["NBGRADER_EXECUTION"] = grading
-        try:
-            NotebookClient(nb, timeout=600, kernel_name="python3",
-                           resources={"metadata": {"path": str(self.source.parent)}}).execute()
-            return nb
-        finally:
-            for name, value in saved.items():
-                os.environ.pop(name, None)
-                if value is not None:
-                    os.environ[name] = value
-
-    def cells_printing_while_grading(self) -> list[str]:
-        """Cells guarded by ``if not GRADING:`` that still printed when run as the autograder
-        runs the notebook (there should be none: grading must not train or plot)."""
-        nb = self.execute("autograde")
-        return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-                if c.cell_type == "code" and c.source.startswith("if not GRADING:") and c.outputs]
 
     def submission(self, answers: dict[str, str] | None = None, solved: bool = True):
         """The released notebook with answer cells filled in.
@@ -127,7 +112,7 @@ class Lesson:
 
 LESSON1 = Lesson("01_gradient_saliency", "gradient_saliency")
 LESSON2 = Lesson("02_flat_regions", "flat_regions")
-LESSON3 = Lesson("03_early_exit", "early_exit")
+LESSON3 = Lesson("03_early_exit", "early_exit", prints={"operating_point": "== simulate_exits on the test split: True"})
 LESSON4 = Lesson("04_exit_rules", "exit_rules")
 LESSON5 = Lesson("05_unet", "unet")
 
@@ -142,3 +127,114 @@ submission = LESSON1.submission
 
 def solution_sources() -> dict[str, str]:
     return LESSON1.solution_sources
+
+
+def assert_claims_hold(lesson: Lesson, nb) -> None:
+    """The solution notebook ``nb``, run, backs its claims: at least three assert cells
+    printed "claim holds", every exercise's test cell printed "visible tests passed", and the
+    cells in ``lesson.prints`` printed what they must."""
+    claims = [c for c in nb.cells if c.cell_type == "code" and "claim holds" in c.source]
+    assert len(claims) >= 3, "every lesson backs its claims with assert cells"
+    silent = [c.id for c in claims if "claim holds" not in printed(c)]
+    assert silent == [], f"these assert cells did not print 'claim holds': {silent}"
+    cells = {c.id: c for c in nb.cells}
+    quiet = [f"{name}_test" for name in lesson.points if "visible tests passed" not in printed(cells[f"{name}_test"])]
+    assert quiet == [], f"these test cells did not pass their visible tests: {quiet}"
+    for cell, expected in lesson.prints.items():
+        assert expected in printed(cells[cell]), f"{cell} did not print {expected!r}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabServer:
+    """JupyterLab started the way the README starts it, ``make lab``, on a free port with a
+    token, its runtime and config folders private under ``folder`` and its log in
+    ``folder/lab.log``. ``env``: environment variables to set (or, given as None, to unset) for
+    the server and its kernels; ``make_args``: variables for ``make`` (``AUTOGRADER=1``);
+    ``lab_args``: more options for ``jupyter lab``. It runs in its own process group; ``stop()``
+    ends it and every process it started."""
+
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str | None] | None = None,
+        make_args: tuple[str, ...] = (),
+        lab_args: str = "",
+    ):
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "lab.log"
+        environment = dict(
+            os.environ,
+            JUPYTER_TOKEN=self.token,
+            JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+            JUPYTER_CONFIG_DIR=str(folder / "config"),
+            **(env or {}),
+        )
+        environment = {name: value for name, value in environment.items() if value is not None}
+        with open(self.log, "wb") as log:  # a file, not a pipe: a full pipe would stall the server
+            self.process = subprocess.Popen(
+                [
+                    "make",
+                    "lab",
+                    *make_args,
+                    f"PORT={self.port}",
+                    f"LAB_ARGS=--no-browser --ip=127.0.0.1 {lab_args}".strip(),
+                ],
+                cwd=ROOT,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def get(self, path: str, timeout: float = 10) -> requests.Response:
+        """``GET path`` (``/api/status``, ``/lab``, ...) with the token."""
+        return requests.get(self.url + path, params={"token": self.token}, timeout=timeout)
+
+    def delete(self, path: str, timeout: float = 10) -> requests.Response:
+        """``DELETE path`` (``/api/sessions/<id>``, ...) with the token."""
+        return requests.delete(self.url + path, params={"token": self.token}, timeout=timeout)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:]
+
+    def wait_until_serving(self, timeout: float = 90) -> requests.Response | None:
+        """The first answer of ``/api/status`` (None if none came within ``timeout`` seconds or
+        the server exited)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                return self.get("/api/status", timeout=2)
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.5)
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM to the process group, SIGKILL if ``make`` still runs 20 s later; then SIGKILL
+        to whatever it started that is still running 20 s later (the server shuts its kernels
+        down on SIGTERM, but they run in process groups of their own)."""
+        try:
+            started = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            started = []
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait()
+        _, alive = psutil.wait_procs(started, timeout=20)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(alive, timeout=20)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)

@@ -1,4 +1,5 @@
 """Digits: scikit-learn's handwritten digits as a stratified, deterministic dataset."""
+
 from __future__ import annotations
 
 import sys
@@ -29,7 +30,7 @@ def splits() -> dict[str, Digits]:
 
 
 def test_shapes_dtypes_ranges(splits):
-    for split, ds in splits.items():
+    for ds in splits.values():
         n = len(ds)
         assert ds.images.shape == (n, 1, 32, 32) and ds.images.dtype == torch.float32
         assert 0.0 <= float(ds.images.min()) and float(ds.images.max()) <= 1.0
@@ -70,8 +71,9 @@ def test_upsampling_is_bilinear_interpolation_of_the_8x8_image_over_16(splits, r
     assert torch.allclose(small.images, original, atol=1e-7)
     other = Digits("val", size=20)
     assert other.images.shape == (len(ds), 1, 20, 20)
-    assert torch.allclose(other.images, F.interpolate(original, size=(20, 20), mode="bilinear",
-                                                      align_corners=False), atol=1e-6)
+    assert torch.allclose(
+        other.images, F.interpolate(original, size=(20, 20), mode="bilinear", align_corners=False), atol=1e-6
+    )
 
 
 def test_deterministic_and_seed_dependent(splits):

@@ -1,4 +1,5 @@
 """LFWFaces: the scikit-image face subset as a stratified, deterministic dataset."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The early-exit benchmark runs end to end in quick mode, and its table is consistent."""
+
 import importlib.util
 from pathlib import Path
 
@@ -18,8 +19,11 @@ def test_benchmark_quick_mode(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert output.read_text() == text
-    rows = [line.split("|")[1:-1] for line in text.splitlines()
-            if line.startswith("| ") and "---" not in line and "rule" not in line]
+    rows = [
+        line.split("|")[1:-1]
+        for line in text.splitlines()
+        if line.startswith("| ") and "---" not in line and "rule" not in line
+    ]
     assert len(rows) == 2 * 12  # 2 batch sizes x 3 rules x (raw, calibrated) x 2 targets
     for cells in rows:
         shares = [float(s) for s in cells[5].split("/")]

@@ -3,6 +3,7 @@
 Only the structure and the numbers' consistency are checked; timings are measured by the
 benchmark, never asserted.
 """
+
 import importlib.util
 import re
 from pathlib import Path
@@ -46,9 +47,11 @@ def _tables(text: str) -> dict:
         rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ")]
         header = next((r for r in rows if r[0].strip() == "rule"), None)
         if header is not None:
-            tables[title] = [[c.strip() for c in header]] + [[c.strip() for c in r] for r in rows
-                                                             if r[0].strip() not in ("rule", "seed")
-                                                             and not r[0].strip().replace(".", "").isdigit()]
+            tables[title] = [[c.strip() for c in header]] + [
+                [c.strip() for c in r]
+                for r in rows
+                if r[0].strip() not in ("rule", "seed") and not r[0].strip().replace(".", "").isdigit()
+            ]
     return tables
 
 
@@ -70,8 +73,15 @@ def test_every_rule_has_a_row_on_both_datasets(run):
         header, body = rows[0], rows[1:]
         assert [r[0] for r in body] == names + ["final exit only", "oracle (knows the labels)"], title
         assert all(len(r) == len(header) for r in body), title
-        for column in ("test acc", "MACs / backbone", "oracle share", "area", "map + score MACs",
-                       "map + score µs / image", "map + score time / backbone time"):
+        for column in (
+            "test acc",
+            "MACs / backbone",
+            "oracle share",
+            "area",
+            "map + score MACs",
+            "map + score µs / image",
+            "map + score time / backbone time",
+        ):
             assert column in header, (title, column)
         assert any(c.startswith("inference time / backbone") for c in header)
         assert any(c.startswith("AUROC exit") for c in header)
@@ -81,8 +91,8 @@ def test_every_rule_has_a_row_on_both_datasets(run):
 def test_numbers_parse_and_the_oracle_rule_saves_nothing(run):
     benchmark, text, _, _ = run
     rules = benchmark.make_rules()
-    for title, rows in _tables(text).items():
-        header, body = rows[0], rows[1:1 + len(rules)]
+    for rows in _tables(text).values():
+        header, body = rows[0], rows[1 : 1 + len(rules)]
         col = {name: i for i, name in enumerate(header)}
         inference = next(i for i, c in enumerate(header) if c.startswith("inference time"))
         for rule, cells in zip(rules, body):
@@ -118,9 +128,21 @@ def test_numbers_parse_and_the_oracle_rule_saves_nothing(run):
 def test_header_states_the_definitions_and_the_conclusions(run):
     _, text, _, _ = run
     head = text.split("## Synthetic pets")[0]
-    for term in ("Operating point", "validation", "test split", "MACs / backbone", "Oracle share", "Area",
-                 "AUROC", "map + score", "Inference time / backbone", "Command: `python benchmarks/exit_rules.py",
-                 "- Date:", "- CPU:", "torch"):
+    for term in (
+        "Operating point",
+        "validation",
+        "test split",
+        "MACs / backbone",
+        "Oracle share",
+        "Area",
+        "AUROC",
+        "map + score",
+        "Inference time / backbone",
+        "Command: `python benchmarks/exit_rules.py",
+        "- Date:",
+        "- CPU:",
+        "torch",
+    ):
         assert term in head, term
     assert text.count("**Measured conclusion.**") == 2
     assert "## Both datasets" in text

@@ -1,4 +1,5 @@
 """ECE against torchmetrics and by hand; reliability bins by brute force; temperature scaling."""
+
 import math
 
 import pytest
@@ -144,7 +145,8 @@ def test_temperature_scaling_lowers_validation_nll_and_is_the_grid_minimum():
     assert _nll(z_val, y_val, t) < _nll(z_val, y_val, 1.0)
     assert _nll(z_test, y_test, t) < _nll(z_test, y_test, 1.0), "and on data it was not fitted on"
     assert expected_calibration_error(torch.softmax(z_test / t, 1), y_test) < expected_calibration_error(
-        torch.softmax(z_test, 1), y_test)
+        torch.softmax(z_test, 1), y_test
+    )
     # brute force: the NLL over a fine grid of temperatures, 0.1 to 10
     log_grid = torch.linspace(math.log(0.1), math.log(10.0), 2001, dtype=torch.float64)
     nll = torch.cat([_nll_grid(z_val, y_val, chunk.exp()) for chunk in log_grid.split(250)])

@@ -1,5 +1,6 @@
 """Concentration (entropy, inertia) and coherence (cosine, SSIM) of saliency maps, checked
 against hand cases, scipy and scikit-image."""
+
 import math
 
 import numpy as np
@@ -28,11 +29,12 @@ def _maps(*shape, seed=0):
 def _blob(size, centres, radius=1):
     m = torch.zeros(1, size, size)
     for r, c in centres:
-        m[0, r - radius:r + radius + 1, c - radius:c + radius + 1] = 1.0
+        m[0, r - radius : r + radius + 1, c - radius : c + radius + 1] = 1.0
     return m
 
 
 # --- spatial entropy ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", [(2, 2), (8, 8), (5, 12)])
 def test_entropy_of_a_delta_is_0_and_of_a_uniform_map_is_1(size):
@@ -76,11 +78,12 @@ def test_bad_maps_are_refused_with_the_fix(measure):
 
 # --- moment of inertia -----------------------------------------------------------------------
 
+
 def test_inertia_equals_scikit_image_central_moments_scaled_to_the_unit_square():
     maps = _maps(3, 9, 13, seed=2)
     for m, value in zip(maps, moment_of_inertia(maps)):
         mu = moments_central(m.numpy().astype(np.float64), order=2)  # pixel units, (row, col)
-        expected = (mu[2, 0] / 9 ** 2 + mu[0, 2] / 13 ** 2) / mu[0, 0]
+        expected = (mu[2, 0] / 9**2 + mu[0, 2] / 13**2) / mu[0, 0]
         assert value.item() == pytest.approx(expected, rel=1e-10)
 
 
@@ -90,7 +93,7 @@ def test_inertia_hand_cases():
     assert moment_of_inertia(point).item() == 0.0
     H, W = 6, 10
     uniform = moment_of_inertia(torch.ones(1, H, W)).item()
-    assert uniform == pytest.approx((1 - 1 / H ** 2) / 12 + (1 - 1 / W ** 2) / 12)
+    assert uniform == pytest.approx((1 - 1 / H**2) / 12 + (1 - 1 / W**2) / 12)
     corners = torch.zeros(1, 8, 8)
     corners[0, 0, 0] = corners[0, 7, 7] = 1.0  # centres 7/8 apart in y and in x
     assert moment_of_inertia(corners).item() == pytest.approx(2 * (7 / 16) ** 2)
@@ -107,6 +110,7 @@ def test_inertia_is_about_the_centroid_so_it_does_not_change_when_the_blob_moves
 
 
 # --- cosine and SSIM -------------------------------------------------------------------------
+
 
 def test_cosine_of_a_map_with_itself_is_1_and_matches_torch_on_flattened_maps():
     a, b = _maps(4, 8, 8, seed=3), _maps(4, 8, 8, seed=4)
@@ -159,6 +163,7 @@ def test_normalize_maps_scales_each_map_to_a_maximum_of_1():
 
 
 # --- coherence across exits ------------------------------------------------------------------
+
 
 def test_coherence_scores_pair_each_exit_with_the_previous_or_the_final_exit():
     maps = [_maps(5, 8, 8, seed=10), _maps(5, 4, 4, seed=11), _maps(5, 4, 4, seed=12), _maps(5, 2, 2, seed=13)]

@@ -1,4 +1,5 @@
 """predict_with_exits really stops, and decides as simulate_exits and one-by-one runs do."""
+
 import pytest
 import torch
 
@@ -64,10 +65,10 @@ def test_batch_equals_one_sample_at_a_time_and_the_simulation(rule):
 
 def _record_batch_sizes(model):
     seen = {}
-    for name in ["features.block1", "features.block2", "features.block3", "exits.exit1", "exits.exit2",
-                 "exits.exit3"]:
+    for name in ["features.block1", "features.block2", "features.block3", "exits.exit1", "exits.exit2", "exits.exit3"]:
         model.get_submodule(name).register_forward_hook(
-            lambda m, args, out, name=name: seen.setdefault(name, []).append(len(args[0])))
+            lambda m, args, out, name=name: seen.setdefault(name, []).append(len(args[0]))
+        )
     return seen
 
 
@@ -78,14 +79,20 @@ def test_samples_that_left_are_not_run_any_further():
     _, exit_index = predict_with_exits(model, x, rule, thresholds)
     left0, left1 = int((exit_index == 0).sum()), int((exit_index == 1).sum())
     assert seen == {
-        "features.block1": [N], "exits.exit1": [N],
-        "features.block2": [N - left0], "exits.exit2": [N - left0],
-        "features.block3": [N - left0 - left1], "exits.exit3": [N - left0 - left1],
+        "features.block1": [N],
+        "exits.exit1": [N],
+        "features.block2": [N - left0],
+        "exits.exit2": [N - left0],
+        "features.block3": [N - left0 - left1],
+        "exits.exit3": [N - left0 - left1],
     }
 
 
-@pytest.mark.parametrize("rule,stay", [(MaxSoftmax(), 1.01), (Margin(), float("inf")), (Entropy(), -1.0)],
-                         ids=["max softmax", "margin", "entropy"])
+@pytest.mark.parametrize(
+    "rule,stay",
+    [(MaxSoftmax(), 1.01), (Margin(), float("inf")), (Entropy(), -1.0)],
+    ids=["max softmax", "margin", "entropy"],
+)
 def test_thresholds_nobody_meets_send_everyone_to_the_final_exit(rule, stay):
     model, x = _model(), _x()
     predictions, exit_index = predict_with_exits(model, x, rule, [stay, stay])
@@ -95,8 +102,11 @@ def test_thresholds_nobody_meets_send_everyone_to_the_final_exit(rule, stay):
     assert torch.equal(predictions, final.argmax(dim=1))
 
 
-@pytest.mark.parametrize("rule,go", [(MaxSoftmax(), 0.0), (Margin(), 0.0), (Entropy(), float("inf"))],
-                         ids=["max softmax", "margin", "entropy"])
+@pytest.mark.parametrize(
+    "rule,go",
+    [(MaxSoftmax(), 0.0), (Margin(), 0.0), (Entropy(), float("inf"))],
+    ids=["max softmax", "margin", "entropy"],
+)
 def test_thresholds_everyone_meets_stop_everyone_at_exit_0(rule, go):
     model, x = _model(), _x()
     seen = _record_batch_sizes(model)
@@ -165,8 +175,9 @@ def _simulate_by_brute_force(logits, rule, thresholds, temperatures):
     n, last = len(logits[0]), len(logits) - 1
     predictions, exit_index = [], []
     for i in range(n):
-        k = next((k for k in range(last)
-                  if bool(rule.exits(logits[k][i : i + 1] / temperatures[k], thresholds[k])[0])), last)
+        k = next(
+            (k for k in range(last) if bool(rule.exits(logits[k][i : i + 1] / temperatures[k], thresholds[k])[0])), last
+        )
         exit_index.append(k)
         predictions.append(int(logits[k][i].argmax()))
     return torch.tensor(predictions), torch.tensor(exit_index)

@@ -1,4 +1,5 @@
 """MAC counts against hand counts: one conv, toy nets, an early-exit model's parts and exits."""
+
 import pytest
 import torch
 from torch import nn
@@ -44,8 +45,9 @@ def test_conv2d_macs_by_hand(layer, shape, out_hw, macs):
 
 
 def test_conv2d_macs_ignores_the_bias():
-    assert conv2d_macs(nn.Conv2d(3, 8, 3, bias=True), (3, 8, 8)) == conv2d_macs(nn.Conv2d(3, 8, 3, bias=False),
-                                                                                 (3, 8, 8))
+    assert conv2d_macs(nn.Conv2d(3, 8, 3, bias=True), (3, 8, 8)) == conv2d_macs(
+        nn.Conv2d(3, 8, 3, bias=False), (3, 8, 8)
+    )
 
 
 def test_conv2d_macs_bad_shapes_name_the_fix():
@@ -58,14 +60,14 @@ def test_conv2d_macs_bad_shapes_name_the_fix():
 def _toy_net():
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1),  # 0: 4 * 16 * 16 * 1 * 9
-        nn.BatchNorm2d(4),              # 1: free
-        nn.ReLU(),                      # 2: free
-        nn.MaxPool2d(2),                # 3: free -> 4 x 8 x 8
-        nn.Conv2d(4, 8, 3),             # 4: 8 * 6 * 6 * 4 * 9 -> 8 x 6 x 6
-        nn.AvgPool2d(2),                # 5: one per input value: 8 * 6 * 6 -> 8 x 3 x 3
-        nn.AdaptiveAvgPool2d(1),        # 6: 8 * 3 * 3 -> 8 x 1 x 1
-        nn.Flatten(),                   # 7: free
-        nn.Linear(8, 5),                # 8: 8 * 5
+        nn.BatchNorm2d(4),  # 1: free
+        nn.ReLU(),  # 2: free
+        nn.MaxPool2d(2),  # 3: free -> 4 x 8 x 8
+        nn.Conv2d(4, 8, 3),  # 4: 8 * 6 * 6 * 4 * 9 -> 8 x 6 x 6
+        nn.AvgPool2d(2),  # 5: one per input value: 8 * 6 * 6 -> 8 x 3 x 3
+        nn.AdaptiveAvgPool2d(1),  # 6: 8 * 3 * 3 -> 8 x 1 x 1
+        nn.Flatten(),  # 7: free
+        nn.Linear(8, 5),  # 8: 8 * 5
     )
 
 
@@ -109,19 +111,25 @@ def _model(exits_after=(1, 2)):
 # Hand counts for the model above on a 1 x 16 x 16 image. Block i: conv 3x3 pad 1 at the block's
 # input size, then max-pool halves it (free). Side exit: conv 3x3 stride 2 pad 1 (halves), avg-pool,
 # linear.
-BLOCK1 = 4 * 16 * 16 * 1 * 9                         # -> 4 x 8 x 8
-BLOCK2 = 8 * 8 * 8 * 4 * 9                           # -> 8 x 4 x 4
-BLOCK3 = 8 * 4 * 4 * 8 * 9                           # -> 8 x 2 x 2
+BLOCK1 = 4 * 16 * 16 * 1 * 9  # -> 4 x 8 x 8
+BLOCK2 = 8 * 8 * 8 * 4 * 9  # -> 8 x 4 x 4
+BLOCK3 = 8 * 4 * 4 * 8 * 9  # -> 8 x 2 x 2
 EXIT_AFTER_1 = 4 * 4 * 4 * 4 * 9 + 4 * 4 * 4 + 4 * 3  # conv to 4 x 4 x 4, pool, linear 4 -> 3
 EXIT_AFTER_2 = 4 * 2 * 2 * 8 * 9 + 4 * 2 * 2 + 4 * 3  # conv to 4 x 2 x 2, pool, linear 4 -> 3
-FINAL = 8 * 2 * 2 + 8 * 3                            # pool 8 x 2 x 2, linear 8 -> 3
+FINAL = 8 * 2 * 2 + 8 * 3  # pool 8 x 2 x 2, linear 8 -> 3
 
 
 def test_macs_by_part_by_hand_and_sums_to_the_total():
     model = _model()
     parts = macs_by_part(model, (1, 16, 16))
-    assert dict(parts) == {"block1": BLOCK1, "block2": BLOCK2, "block3": BLOCK3,
-                           "exit1": EXIT_AFTER_1, "exit2": EXIT_AFTER_2, "exit3": FINAL}
+    assert dict(parts) == {
+        "block1": BLOCK1,
+        "block2": BLOCK2,
+        "block3": BLOCK3,
+        "exit1": EXIT_AFTER_1,
+        "exit2": EXIT_AFTER_2,
+        "exit3": FINAL,
+    }
     assert list(parts) == ["block1", "block2", "block3", "exit1", "exit2", "exit3"]
     assert sum(parts.values()) == sum(count_macs(model, (1, 16, 16)).values())
 

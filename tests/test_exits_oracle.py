@@ -1,4 +1,5 @@
 """The oracle exit against a hand case and a brute force over random logits."""
+
 import pytest
 import torch
 
@@ -44,8 +45,9 @@ def test_oracle_against_brute_force(exits, k):
     g = torch.Generator().manual_seed(exits * 100 + k)
     n = 300
     y = torch.randint(0, k, (n,), generator=g)
-    logits = [torch.randn(n, k, generator=g) + 1.5 * e / exits * torch.nn.functional.one_hot(y, k)
-              for e in range(exits)]
+    logits = [
+        torch.randn(n, k, generator=g) + 1.5 * e / exits * torch.nn.functional.one_hot(y, k) for e in range(exits)
+    ]
     oracle = oracle_exits(logits, y)
     exit_index, correct, overthinking = [], [], 0
     for i in range(n):

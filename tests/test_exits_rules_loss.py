@@ -1,4 +1,5 @@
 """Exit rules' scores against their formulas, and the joint early-exit loss by hand."""
+
 import math
 
 import pytest
@@ -7,7 +8,14 @@ import torch.nn.functional as F
 
 import xaiexit.exits as exits
 from xaiexit.exits import (
-    Entropy, ExitRule, Margin, MaxSoftmax, early_exit_loss, entropy_score, margin_score, max_softmax_score,
+    Entropy,
+    ExitRule,
+    Margin,
+    MaxSoftmax,
+    early_exit_loss,
+    entropy_score,
+    margin_score,
+    max_softmax_score,
 )
 
 

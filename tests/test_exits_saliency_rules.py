@@ -1,5 +1,6 @@
 """Saliency at an exit (CAM, Grad-CAM) and its MACs; the saliency exit rules at inference and
 in the honest comparison (thresholds from validation only, AUROC against torchmetrics)."""
+
 import math
 
 import pytest
@@ -61,6 +62,7 @@ def _features(model, x):
 
 # --- maps at an exit ---------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def test_cam_is_the_evidence_of_the_logit_position_by_position():
     model, x = _model(), _x()
@@ -108,6 +110,7 @@ def test_saliency_at_exits_gives_every_exits_logits_and_maps_in_batches():
 
 # --- MACs of a map ---------------------------------------------------------------------------
 
+
 def test_cam_macs_are_those_of_a_one_class_1x1_convolution():
     model = _model()
     for k, (c, h, w) in enumerate([(6, 4, 4), (6, 2, 2), (8, 2, 2)]):
@@ -152,11 +155,13 @@ def test_a_rules_mac_accounting_includes_its_saliency_and_score():
         assert (rule_costs(model, rule, SHAPE) > base).all()
     oracle = rule_costs(model, OracleCoherenceRule(), SHAPE)
     every_map = saliency_macs(model, SHAPE, "cam").sum() + sum(
-        OracleCoherenceRule().measure_macs(h * w) for h, w in exit_map_sizes(model, SHAPE, "cam"))
+        OracleCoherenceRule().measure_macs(h * w) for h, w in exit_map_sizes(model, SHAPE, "cam")
+    )
     assert torch.equal(oracle, torch.full((3,), float(base[-1] + every_map), dtype=torch.float64))
 
 
 # --- the rules ---------------------------------------------------------------------------------
+
 
 def test_concentration_rule_lets_concentrated_maps_leave():
     blob, flat = torch.zeros(1, 8, 8), torch.ones(1, 8, 8)
@@ -165,7 +170,10 @@ def test_concentration_rule_lets_concentrated_maps_leave():
     for measure in ("entropy", "inertia"):
         rule = ConcentrationRule(measure)
         assert not rule.higher_is_surer
-        assert rule.exits(torch.zeros(2, 3), float(rule.score(torch.zeros(2, 3), maps)[0]), maps).tolist() == [True, False]
+        assert rule.exits(torch.zeros(2, 3), float(rule.score(torch.zeros(2, 3), maps)[0]), maps).tolist() == [
+            True,
+            False,
+        ]
     with pytest.raises(ValueError, match="maps"):
         ConcentrationRule().score(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="measure"):
@@ -208,13 +216,20 @@ def test_both_leaves_only_when_the_two_rules_agree():
 
 def _gap(scores):
     s = scores[torch.isfinite(scores)].double().sort().values
-    i = len(s) // 4 + int((s[len(s) // 4 + 1: 3 * len(s) // 4 + 1] - s[len(s) // 4: 3 * len(s) // 4]).argmax())
+    i = len(s) // 4 + int((s[len(s) // 4 + 1 : 3 * len(s) // 4 + 1] - s[len(s) // 4 : 3 * len(s) // 4]).argmax())
     return float((s[i] + s[i + 1]) / 2)
 
 
-@pytest.mark.parametrize("rule", [ConcentrationRule("entropy"), ConcentrationRule("inertia", "grad_cam"),
-                                  CoherenceRule("cosine"), CoherenceRule("cosine", "grad_cam")],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "rule",
+    [
+        ConcentrationRule("entropy"),
+        ConcentrationRule("inertia", "grad_cam"),
+        CoherenceRule("cosine"),
+        CoherenceRule("cosine", "grad_cam"),
+    ],
+    ids=repr,
+)
 def test_saliency_rules_really_stop_and_decide_as_the_simulation_and_one_by_one(rule):
     model, x = _model(), _x(40)
     logits, maps = saliency_at_exits(model, x, rule.saliency)
@@ -223,7 +238,7 @@ def test_saliency_rules_really_stop_and_decide_as_the_simulation_and_one_by_one(
     simulated = simulate_exits(logits, rule, thresholds, maps_per_exit=maps)
     batched = predict_with_exits(model, x, rule, thresholds)
     assert torch.equal(batched[0], simulated[0]) and torch.equal(batched[1], simulated[1])
-    singles = [predict_with_exits(model, x[i:i + 1], rule, thresholds) for i in range(len(x))]
+    singles = [predict_with_exits(model, x[i : i + 1], rule, thresholds) for i in range(len(x))]
     assert torch.equal(torch.cat([p for p, _ in singles]), batched[0])
     assert torch.equal(torch.cat([e for _, e in singles]), batched[1])
     assert len(set(batched[1].tolist())) >= 2  # the thresholds send samples to several exits
@@ -250,6 +265,7 @@ def test_with_two_classes_calibration_changes_no_decision_when_each_exit_has_its
 
 
 # --- the honest comparison -----------------------------------------------------------------------
+
 
 def test_auroc_equals_torchmetrics_ties_included():
     g = torch.Generator().manual_seed(3)
@@ -279,8 +295,14 @@ def _data(n_val=60, n_test=60):
     return {"val": (x[:n_val], y[:n_val]), "test": (x[n_val:], y[n_val:])}
 
 
-RULES = [MaxSoftmax(), Entropy(), ConcentrationRule("entropy"), CoherenceRule("cosine"),
-         OracleCoherenceRule("cosine"), ConcentrationRule("inertia", "grad_cam")]
+RULES = [
+    MaxSoftmax(),
+    Entropy(),
+    ConcentrationRule("entropy"),
+    CoherenceRule("cosine"),
+    OracleCoherenceRule("cosine"),
+    ConcentrationRule("inertia", "grad_cam"),
+]
 
 
 def test_thresholds_never_read_the_test_labels():
@@ -291,7 +313,9 @@ def test_thresholds_never_read_the_test_labels():
     a = evaluate_exit_rules(models, data, RULES, target_accuracy=0.4)
     b = evaluate_exit_rules(models, scrambled, RULES, target_accuracy=0.4)
     for ra, rb in zip(a.rules, b.rules):
-        assert ra.thresholds == rb.thresholds and ra.exit_shares == rb.exit_shares and ra.relative_macs == rb.relative_macs
+        assert (
+            ra.thresholds == rb.thresholds and ra.exit_shares == rb.exit_shares and ra.relative_macs == rb.relative_macs
+        )
     assert a.temperatures == b.temperatures
     x_val, y_val = data["val"]
     moved = evaluate_exit_rules(models, dict(data, val=(x_val, (y_val + 1) % 3)), RULES, target_accuracy=0.4)
@@ -343,5 +367,6 @@ def test_a_never_score_is_never_chosen_as_a_threshold():
     costs, _ = report.rules[0].curves[0]
     assert report.rules[0].exit_shares[0][0] == 0.0
     first_exit_only = float(rule_costs(model, CoherenceRule(), SHAPE)[0]) / sum(
-        count_macs(model.without_branches(), SHAPE).values())
+        count_macs(model.without_branches(), SHAPE).values()
+    )
     assert (costs > first_exit_only).all()  # no point of the curve has everyone leaving at exit 1

@@ -1,11 +1,18 @@
 """Thresholds chosen on validation: brute force over every cut, ties, entropy, exit by exit."""
+
 import math
 
 import pytest
 import torch
 
 from xaiexit.exits import (
-    Entropy, Margin, MaxSoftmax, choose_threshold, choose_thresholds, predict_with_exits, simulate_exits,
+    Entropy,
+    Margin,
+    MaxSoftmax,
+    choose_threshold,
+    choose_thresholds,
+    predict_with_exits,
+    simulate_exits,
 )
 from xaiexit.models import EarlyExitCNN
 
@@ -54,7 +61,8 @@ def test_low_is_sure_is_the_mirror_image():
     scores, correct = _random_case(11)
     for target in (0.6, 0.8, 0.9):
         assert choose_threshold(-scores, correct, target, higher_is_surer=False) == -choose_threshold(
-            scores, correct, target)
+            scores, correct, target
+        )
 
 
 def test_the_docstring_case_by_hand():
@@ -98,8 +106,9 @@ def _validation_logits(seed, n=400, k=4, exits=3):
     """Later exits are more accurate: logits = signal * onehot(y) + noise."""
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, k, (n,), generator=g)
-    logits = [(0.8 + 0.8 * e) * torch.nn.functional.one_hot(y, k) + torch.randn(n, k, generator=g)
-              for e in range(exits)]
+    logits = [
+        (0.8 + 0.8 * e) * torch.nn.functional.one_hot(y, k) + torch.randn(n, k, generator=g) for e in range(exits)
+    ]
     return logits, y
 
 

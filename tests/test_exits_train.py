@@ -1,4 +1,5 @@
 """fit / evaluate / predict on a model with several exits, with the joint early-exit loss."""
+
 from functools import partial
 
 import pytest
@@ -28,8 +29,9 @@ def test_fit_with_the_early_exit_loss_records_the_final_exit():
     model = _model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     val = _toy(24, seed=1)
-    history = fit(model, _toy(), val, epochs=1, lr=1e-2, batch_size=16, device="cpu", progress=False,
-                  loss=early_exit_loss)
+    history = fit(
+        model, _toy(), val, epochs=1, lr=1e-2, batch_size=16, device="cpu", progress=False, loss=early_exit_loss
+    )
     assert isinstance(history, History) and history.epochs == 1
     assert all(len(curve) == 1 for curve in history.as_dict().values())
     assert not model.training

@@ -1,10 +1,12 @@
 """What every lesson's hidden tests promise, checked for all lessons at once: each exercise
 has a check and a catalogue of plausible mistakes, and each catalogued mistake fails its
 check with its own message. Lesson-specific grading tests are in ``test_grading_<lesson>.py``."""
+
 import pytest
 
+from xaiexit_grading import GradingError
+
 from course_helpers import LESSON1, LESSON2, LESSON3, LESSON4, LESSON5
-from xaiexit.grading import GradingError
 
 LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5]
 MISTAKES = [(lesson, m) for lesson in LESSONS for m in lesson.mistakes.CATALOGUE]
@@ -26,8 +28,11 @@ def test_every_exercise_has_a_check_and_a_catalogue_of_mistakes(lesson):
     assert {m.exercise for m in lesson.mistakes.CATALOGUE} <= set(exercises)
 
 
-@pytest.mark.parametrize("lesson, mistake", MISTAKES, ids=[f"{l.grading.__name__.rsplit('.', 1)[1]}-{m.exercise}-{m.name}"
-                                                            for l, m in MISTAKES])
+@pytest.mark.parametrize(
+    "lesson, mistake",
+    MISTAKES,
+    ids=[f"{lesson.grading.__name__.rsplit('.', 1)[1]}-{m.exercise}-{m.name}" for lesson, m in MISTAKES],
+)
 def test_each_mistake_fails_with_its_message(lesson, mistake):
     with pytest.raises(GradingError) as info:
         lesson.grading.CHECKS[mistake.exercise](mistake.function)

@@ -2,6 +2,7 @@
 the notebook's own solution, name every catalogued mistake (also when it is pasted into
 a notebook as an answer cell), accept the variants the catalogue declares harmless, and
 resist forged answers."""
+
 import copy
 import math
 
@@ -9,16 +10,16 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 from torch import nn
 
 from xaiexit import exits
 from xaiexit.exits import Entropy, MaxSoftmax, macs_by_part, max_softmax_score
-from xaiexit.grading import GradingError
-from xaiexit.grading import early_exit as grading
-from xaiexit.grading import early_exit_mistakes as mistakes
+from xaiexit_grading import GradingError
+from xaiexit_grading import early_exit as grading
+from xaiexit_grading import early_exit_mistakes as mistakes
 
 from course_helpers import LESSON3
-from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 
 
 def predict_with_exits(model, x, rule, thresholds):
@@ -44,9 +45,17 @@ REFERENCES = {
 
 def notebook_namespace() -> dict:
     """What an answer cell of Lesson 3 sees: the setup cell's imports."""
-    return {"copy": copy, "math": math, "torch": torch, "nn": nn, "F": F,
-            "MaxSoftmax": MaxSoftmax, "Entropy": Entropy, "max_softmax_score": max_softmax_score,
-            "macs_by_part": macs_by_part}
+    return {
+        "copy": copy,
+        "math": math,
+        "torch": torch,
+        "nn": nn,
+        "F": F,
+        "MaxSoftmax": MaxSoftmax,
+        "Entropy": Entropy,
+        "max_softmax_score": max_softmax_score,
+        "macs_by_part": macs_by_part,
+    }
 
 
 @pytest.mark.parametrize("exercise", list(REFERENCES))
@@ -73,6 +82,7 @@ def test_each_mistake_pasted_as_an_answer_cell_fails_with_its_message(mistake):
 
 
 # --- variants the catalogue declares harmless ----------------------------------------------
+
 
 def entropy_with_eps(logits):
     p = torch.softmax(logits, dim=1)
@@ -163,16 +173,20 @@ def predict_running_on_empty(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@pytest.mark.parametrize("exercise, answer", [
-    ("entropy_score", entropy_with_eps),
-    ("entropy_score", entropy_categorical),
-    ("entropy_score", entropy_xlogy),
-    ("expected_calibration_error", ece_left_closed_bins),
-    ("fit_temperature", temperature_fine_grid),
-    ("fit_temperature", temperature_adam),
-    ("predict_with_exits", predict_one_at_a_time),
-    ("predict_with_exits", predict_running_on_empty),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "exercise, answer",
+    [
+        ("entropy_score", entropy_with_eps),
+        ("entropy_score", entropy_categorical),
+        ("entropy_score", entropy_xlogy),
+        ("expected_calibration_error", ece_left_closed_bins),
+        ("fit_temperature", temperature_fine_grid),
+        ("fit_temperature", temperature_adam),
+        ("predict_with_exits", predict_one_at_a_time),
+        ("predict_with_exits", predict_running_on_empty),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_harmless_variants_pass(exercise, answer):
     grading.CHECKS[exercise](answer)
 
@@ -273,6 +287,9 @@ def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():
 
 def test_source_notebook_declares_the_exercises_the_checks_know():
     nb = nbformat.read(LESSON3.source, as_version=4)
-    answers = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    answers = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ]
     assert answers == list(REFERENCES)

@@ -2,6 +2,7 @@
 answers written as a learner would, name every catalogued mistake (also when it is pasted
 into a notebook as an answer cell, where it costs its own exercise only), accept the
 variants the catalogue declares harmless, and resist forged answers and changed inputs."""
+
 import copy
 import math
 
@@ -10,16 +11,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from skimage.metrics import structural_similarity
+from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 from torch import nn
 
 from xaiexit import exits
 from xaiexit.exits import normalize_maps, resize_to_common
-from xaiexit.grading import GradingError
-from xaiexit.grading import exit_rules as grading
-from xaiexit.grading import exit_rules_mistakes as mistakes
+from xaiexit_grading import GradingError
+from xaiexit_grading import exit_rules as grading
+from xaiexit_grading import exit_rules_mistakes as mistakes
 
 from course_helpers import Lesson
-from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 
 # Only the catalogue is read (mistake_source); the lesson's notebooks are not needed here.
 LESSON4 = Lesson("04_exit_rules", "exit_rules")
@@ -39,7 +40,7 @@ REFERENCES = {
 # Right answers as a learner writes them in the notebook's answer cells: float32 where the
 # inputs are, Python floats from choose_threshold, a plain tuple from operating_point, and
 # Exercises 5 and 7 calling the answers to Exercises 3 and 6.
-ANSWERS = '''
+ANSWERS = """
 def spatial_entropy(heatmap):
     B, H, W = heatmap.shape
     total = heatmap.sum(dim=(1, 2), keepdim=True)
@@ -108,7 +109,7 @@ def operating_point(val_scores, val_correct, test_scores, test_correct, target_a
     leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
     accuracy = test_correct[leave].float().mean().item() if leave.any() else float("nan")
     return threshold, accuracy, leave.float().mean().item()
-'''
+"""
 
 
 def notebook_namespace() -> dict:
@@ -147,8 +148,9 @@ def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
         assert str(info.value).startswith(mistake.exercise)
 
 
-@pytest.mark.parametrize("exercise, helper", [("coherence_scores", "cosine_similarity_maps"),
-                                              ("operating_point", "choose_threshold")])
+@pytest.mark.parametrize(
+    "exercise, helper", [("coherence_scores", "cosine_similarity_maps"), ("operating_point", "choose_threshold")]
+)
 def test_a_wrong_earlier_answer_is_not_counted_again(exercise, helper):
     for wrong in mistakes.of(helper):
         namespace = answered_namespace()
@@ -161,6 +163,7 @@ def test_a_wrong_earlier_answer_is_not_counted_again(exercise, helper):
 
 
 # --- variants the catalogue declares harmless ----------------------------------------------
+
 
 def entropy_in_bits_normalised(heatmap):
     p = exits.as_distribution(heatmap)
@@ -205,8 +208,7 @@ def cosine_of_normalised_maps(a, b):
 
 def ssim_with_skimage(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
-    values = [structural_similarity(u.numpy(), v.numpy(), data_range=data_range, win_size=window)
-              for u, v in zip(a, b)]
+    values = [structural_similarity(u.numpy(), v.numpy(), data_range=data_range, win_size=window) for u, v in zip(a, b)]
     return torch.tensor(np.array(values))
 
 
@@ -229,26 +231,32 @@ def threshold_as_numpy(scores, correct, target_accuracy, higher_is_surer=True):
     return np.float32(exits.choose_threshold(scores, correct, target_accuracy, higher_is_surer))
 
 
-def operating_point_of_tensors(val_scores, val_correct, test_scores, test_correct, target_accuracy,
-                               higher_is_surer=True):
-    t, accuracy, share = exits.operating_point(val_scores, val_correct, test_scores, test_correct,
-                                               target_accuracy, higher_is_surer)
+def operating_point_of_tensors(
+    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
+):
+    t, accuracy, share = exits.operating_point(
+        val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer
+    )
     return [torch.tensor(t), torch.tensor(accuracy, dtype=torch.float32), torch.tensor(share, dtype=torch.float32)]
 
 
-@pytest.mark.parametrize("exercise, answer", [
-    ("spatial_entropy", entropy_in_bits_normalised),
-    ("spatial_entropy", entropy_with_eps),
-    ("moment_of_inertia", moment_with_pixel_corners),
-    ("moment_of_inertia", moment_from_variances),
-    ("cosine_similarity_maps", cosine_with_torch),
-    ("cosine_similarity_maps", cosine_of_normalised_maps),
-    ("ssim_maps", ssim_with_skimage),
-    ("coherence_scores", coherence_next_first),
-    ("choose_threshold", threshold_as_tensor),
-    ("choose_threshold", threshold_as_numpy),
-    ("operating_point", operating_point_of_tensors),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "exercise, answer",
+    [
+        ("spatial_entropy", entropy_in_bits_normalised),
+        ("spatial_entropy", entropy_with_eps),
+        ("moment_of_inertia", moment_with_pixel_corners),
+        ("moment_of_inertia", moment_from_variances),
+        ("cosine_similarity_maps", cosine_with_torch),
+        ("cosine_similarity_maps", cosine_of_normalised_maps),
+        ("ssim_maps", ssim_with_skimage),
+        ("coherence_scores", coherence_next_first),
+        ("choose_threshold", threshold_as_tensor),
+        ("choose_threshold", threshold_as_numpy),
+        ("operating_point", operating_point_of_tensors),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_harmless_variants_pass(exercise, answer):
     grading.CHECKS[exercise](answer)
 
@@ -262,6 +270,7 @@ def test_float32_answers_pass():
 
 
 # --- what else a check catches ----------------------------------------------------------
+
 
 def test_a_wrong_answer_outside_the_catalogue_gets_the_size_of_its_error():
     def off(heatmap):
@@ -320,6 +329,7 @@ def test_operating_point_needs_the_threshold_from_validation():
 
 # --- hygiene -------------------------------------------------------------------------------
 
+
 def entropy_in_place(heatmap):
     heatmap /= heatmap.sum(dim=(1, 2), keepdim=True).clamp(min=1e-30)
     return exits.spatial_entropy(heatmap)
@@ -347,22 +357,24 @@ def coherence_in_place(maps_per_exit, reference="previous"):
     return result
 
 
-def operating_point_in_place(val_scores, val_correct, test_scores, test_correct, target_accuracy,
-                             higher_is_surer=True):
-    result = exits.operating_point(val_scores, val_correct, test_scores, test_correct, target_accuracy,
-                                   higher_is_surer)
+def operating_point_in_place(val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True):
+    result = exits.operating_point(val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer)
     test_correct.fill_(True)
     return result
 
 
-@pytest.mark.parametrize("exercise, answer", [
-    ("spatial_entropy", entropy_in_place),
-    ("moment_of_inertia", moment_in_place),
-    ("cosine_similarity_maps", cosine_in_place),
-    ("ssim_maps", ssim_in_place),
-    ("coherence_scores", coherence_in_place),
-    ("operating_point", operating_point_in_place),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "exercise, answer",
+    [
+        ("spatial_entropy", entropy_in_place),
+        ("moment_of_inertia", moment_in_place),
+        ("cosine_similarity_maps", cosine_in_place),
+        ("ssim_maps", ssim_in_place),
+        ("coherence_scores", coherence_in_place),
+        ("operating_point", operating_point_in_place),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_changing_an_input_in_place_fails(exercise, answer):
     with pytest.raises(GradingError, match=f"{exercise} changes its input in place: compute on a copy"):
         grading.CHECKS[exercise](answer)
@@ -380,8 +392,10 @@ def test_changing_the_scores_in_place_is_named():
 
 
 def test_checks_are_deterministic():
-    for check, wrong in ((grading.check_ssim_maps, lambda a, b, data_range=1.0, window=7: torch.zeros(len(a))),
-                         (grading.check_choose_threshold, lambda scores, correct, t, h=True: 0.5)):
+    for check, wrong in (
+        (grading.check_ssim_maps, lambda a, b, data_range=1.0, window=7: torch.zeros(len(a))),
+        (grading.check_choose_threshold, lambda scores, correct, t, h=True: 0.5),
+    ):
         messages = []
         for _ in range(2):
             with pytest.raises(GradingError) as info:

@@ -1,6 +1,7 @@
 """Lesson 2's hidden tests, called directly (no notebook): they pass the reference and
 the notebook's own solution, name every catalogued mistake (also when it is pasted into
 a notebook as an answer cell), and resist forged answers."""
+
 import copy
 import math
 
@@ -8,17 +9,17 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 from torch import nn
 
 from xaiexit import saliency
-from xaiexit.grading import GradingError
-from xaiexit.grading import flat_regions as grading
-from xaiexit.grading import flat_regions_mistakes as mistakes
 from xaiexit.saliency import sanity
 from xaiexit.saliency.metrics import interior_border_split
+from xaiexit_grading import GradingError
+from xaiexit_grading import flat_regions as grading
+from xaiexit_grading import flat_regions_mistakes as mistakes
 
 from course_helpers import LESSON2
-from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 
 
 def integrated_gradients(model, x, target, baseline=0.0, steps=32):
@@ -47,9 +48,16 @@ REFERENCES = {
 
 def notebook_namespace() -> dict:
     """What an answer cell of Lesson 2 sees: the setup cell's imports and Exercise 5's answer."""
-    return {"copy": copy, "math": math, "torch": torch, "nn": nn, "F": F,
-            "layers_top_down": sanity.layers_top_down, "reinitialize": sanity.reinitialize,
-            "spearman_rank_correlation": sanity.spearman_rank_correlation}
+    return {
+        "copy": copy,
+        "math": math,
+        "torch": torch,
+        "nn": nn,
+        "F": F,
+        "layers_top_down": sanity.layers_top_down,
+        "reinitialize": sanity.reinitialize,
+        "spearman_rank_correlation": sanity.spearman_rank_correlation,
+    }
 
 
 @pytest.mark.parametrize("exercise", list(REFERENCES))
@@ -75,7 +83,7 @@ def test_each_mistake_pasted_as_an_answer_cell_fails_with_its_message(mistake):
     assert str(info.value).startswith(mistake.exercise)
 
 
-CASCADING_ANSWER = '''
+CASCADING_ANSWER = """
 def cascading_randomization(model, x, target, method):
     original = method(model, x, target).detach()
     randomized = copy.deepcopy(model)
@@ -84,7 +92,7 @@ def cascading_randomization(model, x, target, method):
         reinitialize(layer, seed=k)
         rows.append(spearman_rank_correlation(original.abs(), method(randomized, x, target).abs()))
     return torch.stack(rows)
-'''
+"""
 
 
 @pytest.mark.parametrize("wrong", mistakes.of("spearman_rank_correlation"), ids=lambda m: m.name)
@@ -147,6 +155,9 @@ def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():
 
 def test_source_notebook_declares_the_exercises_the_checks_know():
     nb = nbformat.read(LESSON2.source, as_version=4)
-    answers = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    answers = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ]
     assert answers == list(REFERENCES)

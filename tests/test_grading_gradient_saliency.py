@@ -1,15 +1,17 @@
 """Lesson 1's hidden tests, called directly (no notebook): they pass the reference and
 the notebook's own solution, name every catalogued mistake, and resist forged answers."""
+
 import builtins
+
 import nbformat
 import pytest
 import torch
 
 from xaiexit import saliency
-from xaiexit.grading import GradingError
-from xaiexit.grading import gradient_saliency as grading
-from xaiexit.grading import gradient_saliency_mistakes as mistakes
 from xaiexit.saliency.metrics import relevance_mass
+from xaiexit_grading import GradingError
+from xaiexit_grading import gradient_saliency as grading
+from xaiexit_grading import gradient_saliency_mistakes as mistakes
 
 from course_helpers import SOURCE, mistake_source, solution_namespace
 
@@ -68,6 +70,7 @@ def test_not_implemented_and_crashes_are_explained():
 
 # --- forged answers ---------------------------------------------------------------------
 
+
 class AlwaysEqual:
     shape = property(lambda self: torch.Size([4, 2, 5, 4]))
 
@@ -98,8 +101,10 @@ def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():
         grading.check_vanilla_gradient(lambda model, x, target: torch.zeros_like(x).as_subclass(FakeTensor))
 
 
-@pytest.mark.parametrize("owner, name", [(torch, "allclose"), (torch, "abs"), (builtins, "abs"),
-                                         (builtins, "isinstance"), (torch.Tensor, "item")])
+@pytest.mark.parametrize(
+    "owner, name",
+    [(torch, "allclose"), (torch, "abs"), (builtins, "abs"), (builtins, "isinstance"), (torch.Tensor, "item")],
+)
 def test_replacing_builtins_or_torch_functions_is_detected(owner, name):
     # The stand-in behaves like the original (pytest itself needs isinstance meanwhile);
     # being Python code in the original's place is enough to be refused.
@@ -123,6 +128,9 @@ def test_a_redefined_builtin_in_the_learners_namespace_does_not_matter():
 
 def test_source_notebook_declares_the_exercises_the_checks_know():
     nb = nbformat.read(SOURCE, as_version=4)
-    answers = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    answers = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ]
     assert answers == list(REFERENCES)

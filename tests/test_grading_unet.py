@@ -2,6 +2,7 @@
 answers written as a learner would, name every catalogued mistake (also when it is pasted
 into a notebook as an answer cell, where it costs its own exercise only), accept the
 variants the catalogue declares harmless, and resist forged answers and changed inputs."""
+
 import copy
 import math
 
@@ -10,17 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
+from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 from torch import nn
 
 from xaiexit import segmentation
-from xaiexit.grading import GradingError
-from xaiexit.grading import unet as grading
-from xaiexit.grading import unet_mistakes as mistakes
 from xaiexit.models import UNet, center_crop, unet_output_size
 from xaiexit.segmentation import mirror_pad, warp
+from xaiexit_grading import GradingError
+from xaiexit_grading import unet as grading
+from xaiexit_grading import unet_mistakes as mistakes
 
 from course_helpers import Lesson
-from test_grading_gradient_saliency import AlwaysEqual, FakeTensor
 
 # Only the catalogue is read (mistake_source); the lesson's notebooks are not needed here.
 LESSON5 = Lesson("05_unet", "unet")
@@ -40,7 +41,7 @@ REFERENCES = {
 # Right answers as a learner writes them in the notebook's answer cells: float32 weights
 # from NumPy, a Python float from iou, and overlap_tile_predict calling the answer to
 # Exercise 2 (unet_output_size) where model.output_size would do.
-ANSWERS = '''
+ANSWERS = """
 def center_crop(features, size):
     if isinstance(size, int):
         size = (size, size)
@@ -123,13 +124,23 @@ def iou(pred, target):
     if union == 0:
         return 1.0
     return (pred & target).sum().item() / union
-'''
+"""
 
 
 def notebook_namespace() -> dict:
     """What an answer cell of Lesson 5 sees: the setup cell's imports and given helpers."""
-    return {"copy": copy, "math": math, "np": np, "torch": torch, "nn": nn, "F": F, "ndimage": ndimage,
-            "warp": warp, "mirror_pad": mirror_pad, "UNet": UNet}
+    return {
+        "copy": copy,
+        "math": math,
+        "np": np,
+        "torch": torch,
+        "nn": nn,
+        "F": F,
+        "ndimage": ndimage,
+        "warp": warp,
+        "mirror_pad": mirror_pad,
+        "UNet": UNet,
+    }
 
 
 def answered_namespace() -> dict:
@@ -189,6 +200,7 @@ def test_a_wrong_earlier_answer_is_not_counted_again(helper):
 
 # --- variants the catalogue declares harmless ----------------------------------------------
 
+
 def crop_with_narrow(features, size):
     h, w = (size, size) if isinstance(size, int) else size
     top, left = (features.shape[-2] - h) // 2, (features.shape[-1] - w) // 2
@@ -225,7 +237,7 @@ def weights_with_partition(instance_labels, w0=10, sigma=5, class_weights="balan
     if len(ids) < 2:
         return torch.from_numpy(wc)
     d = np.partition(np.stack([ndimage.distance_transform_edt(labels != i) for i in ids]), 1, axis=0)
-    return torch.from_numpy(wc + np.where(labels == 0, w0 * np.exp(-(d[0] + d[1]) ** 2 / (2 * sigma**2)), 0))
+    return torch.from_numpy(wc + np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0))
 
 
 def cross_entropy_by_gather(logits, target, weights):
@@ -250,7 +262,7 @@ def deform_axes_swapped(image, mask, grid=3, sigma=10.0, generator=None):
 
 def _tiling(model, image, tile, stride):
     out = model.output_size(tile)
-    step = 2 ** model.depth
+    step = 2**model.depth
     stride = stride or out // step * step
     return out, stride, (tile - out) // 2
 
@@ -268,8 +280,8 @@ def tiles_averaged(model, image, tile, stride=None):
     with torch.no_grad():
         for y in range(0, height - out + 1, stride):
             for x in range(0, width - out + 1, stride):
-                total[:, y:y + out, x:x + out] += model(padded[None, :, y:y + tile, x:x + tile])[0]
-                count[:, y:y + out, x:x + out] += 1
+                total[:, y : y + out, x : x + out] += model(padded[None, :, y : y + tile, x : x + tile])[0]
+                count[:, y : y + out, x : x + out] += 1
     model.train(was_training)
     return (total / count)[:, :H, :W]
 
@@ -285,13 +297,13 @@ def tiles_batched_reflect_pad(model, image, tile, stride=None):
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        batch = torch.stack([padded[:, y:y + tile, x:x + tile] for y in starts_y for x in starts_x])
+        batch = torch.stack([padded[:, y : y + tile, x : x + tile] for y in starts_y for x in starts_x])
         pieces = iter(model(batch))
     model.train(was_training)
     scores = torch.zeros(model.num_classes, height, width)
     for y in starts_y:
         for x in starts_x:
-            scores[:, y:y + out, x:x + out] = next(pieces)
+            scores[:, y : y + out, x : x + out] = next(pieces)
     return scores[:, :H, :W]
 
 
@@ -309,20 +321,24 @@ def iou_smoothed(pred, target):
     return (((p & t).sum() + 1e-6) / ((p | t).sum() + 1e-6)).item()
 
 
-@pytest.mark.parametrize("exercise, answer", [
-    ("center_crop", crop_with_narrow),
-    ("unet_output_size", output_size_recursive),
-    ("weight_map", weights_as_numpy),
-    ("weight_map", weights_with_partition),
-    ("weighted_cross_entropy", cross_entropy_by_gather),
-    ("elastic_deform", deform_columns_first_bilinear),
-    ("elastic_deform", deform_axes_swapped),
-    ("overlap_tile_predict", tiles_averaged),
-    ("overlap_tile_predict", tiles_batched_reflect_pad),
-    ("iou", iou_as_tensor),
-    ("iou", iou_with_numpy),
-    ("iou", iou_smoothed),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "exercise, answer",
+    [
+        ("center_crop", crop_with_narrow),
+        ("unet_output_size", output_size_recursive),
+        ("weight_map", weights_as_numpy),
+        ("weight_map", weights_with_partition),
+        ("weighted_cross_entropy", cross_entropy_by_gather),
+        ("elastic_deform", deform_columns_first_bilinear),
+        ("elastic_deform", deform_axes_swapped),
+        ("overlap_tile_predict", tiles_averaged),
+        ("overlap_tile_predict", tiles_batched_reflect_pad),
+        ("iou", iou_as_tensor),
+        ("iou", iou_with_numpy),
+        ("iou", iou_smoothed),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_harmless_variants_pass(exercise, answer):
     grading.CHECKS[exercise](answer)
 
@@ -332,10 +348,12 @@ def test_float32_and_float64_answers_pass():
     grading.check_center_crop(lambda features, size: center_crop(features, size).double())
     grading.check_weight_map(lambda labels, *args: segmentation.weight_map(labels, *args).double())
     grading.check_overlap_tile_predict(
-        lambda model, image, tile, stride=None: segmentation.overlap_tile_predict(model, image, tile, stride).float())
+        lambda model, image, tile, stride=None: segmentation.overlap_tile_predict(model, image, tile, stride).float()
+    )
 
 
 # --- what else a check catches ----------------------------------------------------------
+
 
 def test_a_wrong_answer_outside_the_catalogue_gets_the_size_of_its_error():
     def off(instance_labels, w0=10, sigma=5, class_weights="balanced"):
@@ -459,7 +477,7 @@ def test_a_crash_on_a_pair_size_is_named():
     def square_only(features, size):
         H, W = features.shape[-2:]
         top, left = (H - size) // 2, (W - size) // 2
-        return features[..., top:top + size, left:left + size]
+        return features[..., top : top + size, left : left + size]
 
     with pytest.raises(GradingError) as info:
         grading.check_center_crop(square_only)
@@ -479,6 +497,7 @@ def test_an_iou_that_crashes_on_empty_masks_is_named():
 
 
 # --- hygiene -------------------------------------------------------------------------------
+
 
 def crop_in_place(features, size):
     result = center_crop(features, size).clone()
@@ -515,14 +534,18 @@ def iou_in_place(pred, target):
     return result
 
 
-@pytest.mark.parametrize("exercise, answer", [
-    ("center_crop", crop_in_place),
-    ("weight_map", weights_in_place),
-    ("weighted_cross_entropy", loss_in_place),
-    ("elastic_deform", deform_in_place),
-    ("overlap_tile_predict", tiles_in_place),
-    ("iou", iou_in_place),
-], ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "exercise, answer",
+    [
+        ("center_crop", crop_in_place),
+        ("weight_map", weights_in_place),
+        ("weighted_cross_entropy", loss_in_place),
+        ("elastic_deform", deform_in_place),
+        ("overlap_tile_predict", tiles_in_place),
+        ("iou", iou_in_place),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
 def test_changing_an_input_in_place_fails(exercise, answer):
     with pytest.raises(GradingError, match=f"{exercise} changes its input in place: compute on a copy"):
         grading.CHECKS[exercise](answer)
@@ -540,9 +563,11 @@ def test_a_model_handed_back_in_eval_mode_is_caught():
 
 
 def test_checks_are_deterministic():
-    for check, wrong in ((grading.check_weight_map, lambda labels, *args: torch.ones(labels.shape)),
-                         (grading.check_elastic_deform, mistakes.of("elastic_deform")[0].function),
-                         (grading.check_overlap_tile_predict, mistakes.of("overlap_tile_predict")[0].function)):
+    for check, wrong in (
+        (grading.check_weight_map, lambda labels, *args: torch.ones(labels.shape)),
+        (grading.check_elastic_deform, mistakes.of("elastic_deform")[0].function),
+        (grading.check_overlap_tile_predict, mistakes.of("overlap_tile_predict")[0].function),
+    ):
         messages = []
         for _ in range(2):
             with pytest.raises(GradingError) as info:
@@ -583,8 +608,9 @@ def test_a_value_equal_to_everything_is_rejected():
     with pytest.raises(GradingError, match="must return an int, got AlwaysEqual"):
         grading.check_unet_output_size(lambda input_size, depth=4: AlwaysEqual())
     with pytest.raises(GradingError, match="must return the image as a torch.Tensor, got AlwaysEqual"):
-        grading.check_elastic_deform(lambda image, mask, grid=3, sigma=10.0, generator=None:
-                                     (AlwaysEqual(), AlwaysEqual()))
+        grading.check_elastic_deform(
+            lambda image, mask, grid=3, sigma=10.0, generator=None: (AlwaysEqual(), AlwaysEqual())
+        )
     with pytest.raises(GradingError, match="must return a float, got AlwaysEqual"):
         grading.check_iou(lambda pred, target: AlwaysEqual())
 

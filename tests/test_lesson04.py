@@ -1,5 +1,6 @@
 """Lesson 4's solutions are the library's references (the checks every lesson shares
 are in test_lessons.py)."""
+
 import pytest
 
 from course_helpers import LESSON4
@@ -26,8 +27,11 @@ def test_solutions_equal_the_library():
     assert torch.allclose(ns["ssim_maps"](big, maps).double(), exits.ssim_maps(big, maps), atol=1e-6)
     per_exit = [big, maps, small]
     for reference in ("previous", "final"):
-        assert torch.allclose(ns["coherence_scores"](per_exit, reference=reference).double(),
-                              exits.coherence_scores(per_exit, reference=reference), atol=1e-6)
+        assert torch.allclose(
+            ns["coherence_scores"](per_exit, reference=reference).double(),
+            exits.coherence_scores(per_exit, reference=reference),
+            atol=1e-6,
+        )
     scores = torch.randint(0, 6, (40,), generator=g).float() / 5  # ties
     correct = torch.rand(40, generator=g) < 0.7
     for target in (0.6, 0.8, 0.95, 1.0):
@@ -39,5 +43,3 @@ def test_solutions_equal_the_library():
     want = exits.operating_point(scores, correct, test_scores, test_correct, 0.8)
     assert float(got[0]) == want.threshold and float(got[2]) == want.share
     assert float(got[1]) == pytest.approx(want.accuracy) or (math.isnan(float(got[1])) and math.isnan(want.accuracy))
-
-

@@ -1,5 +1,6 @@
 """Lesson 5's solutions are the library's references (the checks every lesson shares
 are in test_lessons.py)."""
+
 import pytest
 
 from course_helpers import LESSON5
@@ -30,18 +31,19 @@ def test_solutions_equal_the_library():
     g = torch.Generator().manual_seed(0)
     logits, target = torch.randn(2, 3, 6, 7, generator=g), torch.randint(0, 3, (2, 6, 7), generator=g)
     weights = torch.rand(2, 6, 7, generator=g)
-    assert torch.allclose(ns["weighted_cross_entropy"](logits, target, weights),
-                          segmentation.weighted_cross_entropy(logits, target, weights))
+    assert torch.allclose(
+        ns["weighted_cross_entropy"](logits, target, weights),
+        segmentation.weighted_cross_entropy(logits, target, weights),
+    )
     image, mask = torch.rand(1, 40, 40, generator=g), labels[:40, :40]
     warped, warped_mask = ns["elastic_deform"](image, mask, sigma=0.0, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(warped, image, atol=1e-5) and torch.equal(warped_mask, mask)
     torch.manual_seed(0)
     model = UNet(in_channels=1, num_classes=2, depth=2, base_width=4).double().eval()
     big = torch.rand(1, 130, 150, dtype=torch.float64, generator=g)
-    assert torch.allclose(ns["overlap_tile_predict"](model, big, 92),
-                          segmentation.overlap_tile_predict(model, big, 92), atol=1e-10)
+    assert torch.allclose(
+        ns["overlap_tile_predict"](model, big, 92), segmentation.overlap_tile_predict(model, big, 92), atol=1e-10
+    )
     pred, true = torch.rand(50, generator=g) > 0.5, torch.rand(50, generator=g) > 0.5
     assert float(ns["iou"](pred, true)) == pytest.approx(segmentation.iou(pred, true))
     assert float(ns["iou"](torch.zeros(3), torch.zeros(3))) == 1.0
-
-

@@ -32,7 +32,7 @@ def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="widths"):
         SmallCNN(widths=())
     with pytest.raises(AttributeError):
-        model.block9
+        _ = model.block9
 
 
 def test_deterministic_init_under_a_seed():

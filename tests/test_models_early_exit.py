@@ -1,4 +1,5 @@
 """EarlyExitCNN, Exit and SingleExit: shapes, names, shared weights, clear errors."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,4 +1,5 @@
 """Batch norm folding and the CPU-inference copy compute exactly the model's function."""
+
 import pytest
 import torch
 from torch import nn
@@ -23,7 +24,9 @@ def _outputs(model, x):
     return out if isinstance(out, list) else [out]
 
 
-@pytest.mark.parametrize("build", [lambda: SmallCNN(widths=(8, 16)), lambda: EarlyExitCNN(widths=(8, 16, 16), exits_after=(1,))])
+@pytest.mark.parametrize(
+    "build", [lambda: SmallCNN(widths=(8, 16)), lambda: EarlyExitCNN(widths=(8, 16, 16), exits_after=(1,))]
+)
 def test_folding_keeps_the_function_and_leaves_the_model_alone(build):
     model = _with_batchnorm_statistics(build())
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -34,7 +37,9 @@ def test_folding_keeps_the_function_and_leaves_the_model_alone(build):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     fast = for_cpu_inference(model)
     assert all(m.inplace for m in fast.modules() if isinstance(m, nn.ReLU))
-    assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in fast.modules() if isinstance(m, nn.Conv2d))
+    assert all(
+        m.weight.is_contiguous(memory_format=torch.channels_last) for m in fast.modules() if isinstance(m, nn.Conv2d)
+    )
     with torch.no_grad():
         fast_out = _outputs(fast, x.contiguous(memory_format=torch.channels_last))
     for a, b in zip(fast_out, _outputs(model, x)):

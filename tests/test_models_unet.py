@@ -1,4 +1,5 @@
 """U-Net: the paper's sizes layer by layer, its parameter count, legal sizes, initialisation."""
+
 import math
 
 import pytest
@@ -29,8 +30,30 @@ def test_572_becomes_388_through_the_papers_sizes_layer_by_layer():
     with torch.no_grad():
         out = model(torch.zeros(1, 1, 572, 572))
     assert out.shape == (1, 2, 388, 388)
-    assert sizes == [570, 568, 282, 280, 138, 136, 66, 64, 30, 28,  # contracting path and bottom
-                     56, 54, 52, 104, 102, 100, 200, 198, 196, 392, 390, 388]  # up-conv, two convs per level
+    assert sizes == [
+        570,
+        568,
+        282,
+        280,
+        138,
+        136,
+        66,
+        64,
+        30,
+        28,  # contracting path and bottom
+        56,
+        54,
+        52,
+        104,
+        102,
+        100,
+        200,
+        198,
+        196,
+        392,
+        390,
+        388,
+    ]  # up-conv, two convs per level
     assert unet_output_size(572) == 388 and unet_output_size(572 + 16) == 388 + 16
 
 

@@ -1,11 +1,10 @@
 """The benchmark script runs end to end in quick mode (small sizes, n = steps = 4)."""
+
 import importlib.util
 from pathlib import Path
 
-import pytest
-import torch
-
 import captum  # noqa: F401  (the benchmark needs both; a missing one must fail, not skip)
+import torch
 import torchvision  # noqa: F401
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "saliency_vs_captum.py"

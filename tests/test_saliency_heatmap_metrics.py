@@ -1,4 +1,5 @@
 """to_heatmap and the saliency metrics on small hand-computed cases."""
+
 import math
 
 import pytest
@@ -10,8 +11,15 @@ from xaiexit.saliency.metrics import complexity_entropy, pointing_game, relevanc
 
 
 def test_public_names():
-    for name in ["vanilla_gradient", "gradient_x_input", "smoothgrad", "integrated_gradients", "grad_cam",
-                 "occlusion", "to_heatmap"]:
+    for name in [
+        "vanilla_gradient",
+        "gradient_x_input",
+        "smoothgrad",
+        "integrated_gradients",
+        "grad_cam",
+        "occlusion",
+        "to_heatmap",
+    ]:
         assert callable(getattr(saliency, name))
     assert saliency.metrics.sparseness_gini is sparseness_gini
 

@@ -1,4 +1,5 @@
 """Methods leave the model and the input as they found them and fail with clear messages."""
+
 import pytest
 import torch
 from torch import nn
@@ -172,6 +173,7 @@ def test_grad_cam_layer_lookup():
 
 def test_grad_cam_finds_layer4_on_resnet18():
     import torchvision
+
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None, num_classes=4).eval()
     x = torch.rand(1, 3, 64, 64)
@@ -202,8 +204,12 @@ def test_batch_size_does_not_change_the_result():
     torch.testing.assert_close(integrated_gradients(model, x, target, steps=10, batch_size=4), big)
     torch.testing.assert_close(integrated_gradients(model, x, target, steps=10, batch_size=1), big)
     big = occlusion(model, x, target, window=4, stride=2)
-    torch.testing.assert_close(occlusion(model, x, target, window=4, stride=2, batch_size=2), big, atol=1e-6 * scale, rtol=1e-4)
-    torch.testing.assert_close(occlusion(model, x, target, window=4, stride=2, batch_size=7), big, atol=1e-6 * scale, rtol=1e-4)
+    torch.testing.assert_close(
+        occlusion(model, x, target, window=4, stride=2, batch_size=2), big, atol=1e-6 * scale, rtol=1e-4
+    )
+    torch.testing.assert_close(
+        occlusion(model, x, target, window=4, stride=2, batch_size=7), big, atol=1e-6 * scale, rtol=1e-4
+    )
     # 3 * 16 * 16 is a multiple of 16, so torch's CPU generator gives the same noise
     # whether it is drawn in one piece or chunk by chunk.
     for kind in ["smoothgrad", "vargrad"]:

@@ -1,4 +1,5 @@
 """Saliency methods on cases small enough to work out by hand."""
+
 import pytest
 import torch
 from torch import nn
@@ -121,7 +122,9 @@ def test_integrated_gradients_completeness_on_small_cnn():
     assert fine.sum() < 1e-2 * change.sum()
 
 
-@pytest.mark.parametrize("rule", ["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"])
+@pytest.mark.parametrize(
+    "rule", ["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
+)
 def test_path_rules_integrate_a_line_exactly(rule):
     # Every rule gets the integral of 1 right; all but left/right also get int_0^1 a da = 1/2.
     alphas, weights = path_rule(rule, 10)

@@ -1,4 +1,5 @@
 """mask_regions and interior_border_split against scikit-image morphology and by hand."""
+
 import numpy as np
 import pytest
 import torch
@@ -89,8 +90,9 @@ def test_interior_border_split_by_hand():
     heatmap[0, 5, 5] = 5.0  # background
     torch.testing.assert_close(interior_border_split(heatmap, MASK, width=1), torch.tensor([[2 / 11, 4 / 11, 5 / 11]]))
     # uniform map: the shares are the areas 1, 24 and 11 out of 36
-    torch.testing.assert_close(interior_border_split(torch.ones(1, 6, 6), MASK, width=1),
-                               torch.tensor([[1 / 36, 24 / 36, 11 / 36]]))
+    torch.testing.assert_close(
+        interior_border_split(torch.ones(1, 6, 6), MASK, width=1), torch.tensor([[1 / 36, 24 / 36, 11 / 36]])
+    )
 
 
 def test_interior_border_split_matches_skimage_regions():
@@ -113,8 +115,9 @@ def test_interior_border_split_uses_magnitudes_and_sums_channels():
     torch.testing.assert_close(interior_border_split(signed, mask, width=1), expected)
     torch.testing.assert_close(interior_border_split(-signed, mask, width=1), expected)
     attr = torch.randn(4, 3, 13, 17, generator=gen)  # (B, C, H, W): |.| summed over channels
-    torch.testing.assert_close(interior_border_split(attr, mask, width=1),
-                               interior_border_split(attr.abs().sum(dim=1), mask, width=1))
+    torch.testing.assert_close(
+        interior_border_split(attr, mask, width=1), interior_border_split(attr.abs().sum(dim=1), mask, width=1)
+    )
 
 
 def test_interior_border_split_of_a_zero_map_is_zero():

@@ -1,6 +1,7 @@
 """Sanity checks and completeness: map comparisons against scipy / scikit-image, the
 cascading randomisation of Adebayo et al. (2018), the constant shift of Kindermans et
 al. (2017), and the completeness gap of Integrated Gradients (Sundararajan et al. 2017)."""
+
 import copy
 import warnings
 
@@ -60,8 +61,10 @@ def small_cnn(seed: int = 0, dtype=torch.float32) -> nn.Module:
 
 
 def scipy_spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.tensor([stats.spearmanr(u, v).statistic for u, v in zip(a.flatten(1).numpy(), b.flatten(1).numpy())],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [stats.spearmanr(u, v).statistic for u, v in zip(a.flatten(1).numpy(), b.flatten(1).numpy())],
+        dtype=torch.float64,
+    )
 
 
 # ================================================================ average ranks and Spearman
@@ -127,8 +130,9 @@ def test_spearman_properties():
     torch.testing.assert_close(spearman_rank_correlation(b, a), rho, rtol=0, atol=1e-15)
     # ranks only: strictly increasing transforms of either map change nothing
     torch.testing.assert_close(spearman_rank_correlation(a.exp(), b**3), rho, rtol=0, atol=1e-12)
-    torch.testing.assert_close(spearman_rank_correlation(3 * ties + 1, b), spearman_rank_correlation(ties, b),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        spearman_rank_correlation(3 * ties + 1, b), spearman_rank_correlation(ties, b), rtol=0, atol=1e-12
+    )
     # reversing the order gives -1, with ties too (reversed average ranks are n + 1 - r)
     minus_one = torch.full((4,), -1.0, dtype=torch.float64)
     torch.testing.assert_close(spearman_rank_correlation(a, -a), minus_one, rtol=0, atol=1e-12)
@@ -158,12 +162,16 @@ def structured_maps(h: int, w: int, dtype=torch.float64) -> tuple:
 @pytest.mark.parametrize("h,w", [(16, 16), (9, 23), (7, 7), (7, 12)])
 @pytest.mark.parametrize("data_range", [1.0, 2.5])
 def test_ssim_matches_skimage(h, w, data_range):
-    ra, rb = torch.rand(h, w, generator=gen(0), dtype=torch.float64), torch.rand(h, w, generator=gen(1),
-                                                                                 dtype=torch.float64)
+    ra, rb = (
+        torch.rand(h, w, generator=gen(0), dtype=torch.float64),
+        torch.rand(h, w, generator=gen(1), dtype=torch.float64),
+    )
     sa, sb = structured_maps(h, w)
     a, b = torch.stack([ra, sa, ra]) * data_range, torch.stack([rb, sb, 0.7 * ra + 0.3 * rb]) * data_range
-    expected = torch.tensor([structural_similarity(u, v, data_range=data_range, win_size=7)
-                             for u, v in zip(a.numpy(), b.numpy())], dtype=torch.float64)
+    expected = torch.tensor(
+        [structural_similarity(u, v, data_range=data_range, win_size=7) for u, v in zip(a.numpy(), b.numpy())],
+        dtype=torch.float64,
+    )
     ssim = ssim_maps(a, b, data_range=data_range)
     assert ssim.shape == (3,) and ssim.dtype == torch.float64
     torch.testing.assert_close(ssim, expected, rtol=0, atol=1e-10)
@@ -174,8 +182,9 @@ def test_ssim_matches_skimage(h, w, data_range):
 def test_ssim_with_a_smaller_window_matches_skimage():
     a, b = structured_maps(10, 13)
     expected = structural_similarity(a.numpy(), b.numpy(), data_range=1.0, win_size=3)
-    torch.testing.assert_close(ssim_maps(a[None], b[None], window=3), torch.tensor([expected], dtype=torch.float64),
-                               rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        ssim_maps(a[None], b[None], window=3), torch.tensor([expected], dtype=torch.float64), rtol=0, atol=1e-10
+    )
 
 
 def test_ssim_of_a_map_with_itself_is_one():
@@ -334,8 +343,12 @@ def test_gradient_of_the_trained_model_passes_the_randomization_check():
 def conv_bias_model(padding_mode: str = "zeros") -> nn.Module:
     torch.manual_seed(1)
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=True, padding_mode=padding_mode), nn.ReLU(),
-        nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3),
+        nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=True, padding_mode=padding_mode),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 3),
     ).eval()
 
 
@@ -411,8 +424,10 @@ def test_constant_shift_test_resolves_target_none_and_leaves_the_model_alone():
     model, x = small_cnn(), torch.rand(3, 3, 16, 16, generator=gen(2))
     state = copy.deepcopy(model.state_dict())
     predicted = model(x).argmax(dim=1)
-    torch.testing.assert_close(constant_shift_test(model, x, None, gradient_x_input),
-                               constant_shift_test(model, x, predicted, gradient_x_input))
+    torch.testing.assert_close(
+        constant_shift_test(model, x, None, gradient_x_input),
+        constant_shift_test(model, x, predicted, gradient_x_input),
+    )
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
 
 

@@ -1,9 +1,9 @@
 """Every saliency method agrees with Captum on the same model, input and settings."""
+
+import captum.attr as captum_attr  # noqa: E402
 import pytest
 import torch
 from torch import nn
-
-import captum.attr as captum_attr  # noqa: E402
 
 from xaiexit.models import SmallCNN  # noqa: E402
 from xaiexit.saliency import (  # noqa: E402
@@ -176,8 +176,10 @@ COMPLETENESS_BASELINES = {
     # ours, Captum's start_point
     "zeros": (None, 0.0),
     "float": (0.3, 0.3),
-    "(C, H, W)": (torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(3, 32, 32),
-                  torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(1, 3, 32, 32)),
+    "(C, H, W)": (
+        torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(3, 32, 32),
+        torch.linspace(-0.5, 0.5, 3 * 32 * 32, dtype=torch.float64).view(1, 3, 32, 32),
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """U-Net's weight map and loss, elastic augmentation, overlap-tile inference and the
 segmentation metrics, against hand cases, scipy, scikit-image and torchmetrics."""
+
 import math
 
 import numpy as np
@@ -40,17 +41,18 @@ from xaiexit.segmentation.training import (
 
 def _two_discs(gap=1, radius=5, size=(15, 30)):
     """Two discs side by side with ``gap`` background columns between their closest pixels."""
-    yy, xx = np.mgrid[0:size[0], 0:size[1]]
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]]
     cy = size[0] // 2
     left_c = 2 + radius
     right_c = left_c + 2 * radius + 1 + gap
     labels = np.zeros(size, dtype=np.int64)
-    labels[(yy - cy) ** 2 + (xx - left_c) ** 2 <= radius ** 2] = 1
-    labels[(yy - cy) ** 2 + (xx - right_c) ** 2 <= radius ** 2] = 2
+    labels[(yy - cy) ** 2 + (xx - left_c) ** 2 <= radius**2] = 1
+    labels[(yy - cy) ** 2 + (xx - right_c) ** 2 <= radius**2] = 2
     return labels, cy, left_c + radius + 1
 
 
 # --- the weight map -----------------------------------------------------------------------------
+
 
 def test_golden_case_two_discs_one_pixel_apart():
     labels, row, gap_col = _two_discs(gap=1)
@@ -74,14 +76,14 @@ def test_border_term_equals_brute_force_distances_to_the_two_nearest_cells():
     labels = np.zeros((12, 14), dtype=np.int64)
     for k in range(1, 4):
         r, c = rng.integers(1, 10), rng.integers(1, 12)
-        labels[r:r + 2, c:c + 3] = k
+        labels[r : r + 2, c : c + 3] = k
     coords = {k: np.argwhere(labels == k) for k in range(1, 4) if (labels == k).any()}
     expected = np.zeros(labels.shape)
     for (r, c), value in np.ndenumerate(labels):
         if value:
             continue
         d = sorted(np.sqrt(((pts - [r, c]) ** 2).sum(1)).min() for pts in coords.values())
-        expected[r, c] = 10 * math.exp(-((d[0] + d[1]) ** 2) / (2 * 5 ** 2))
+        expected[r, c] = 10 * math.exp(-((d[0] + d[1]) ** 2) / (2 * 5**2))
     assert np.allclose(border_term(labels), expected)
 
 
@@ -114,6 +116,7 @@ def test_weighted_cross_entropy_is_the_weighted_mean_of_pixel_losses():
 
 
 # --- elastic deformation ------------------------------------------------------------------------
+
 
 def test_the_field_is_the_coarse_grid_interpolated_bicubically():
     field = elastic_field(33, 41, grid=3, sigma=10.0, generator=torch.Generator().manual_seed(1))
@@ -149,6 +152,7 @@ def test_elastic_deform_keeps_mask_labels_and_moves_image_and_mask_together():
 
 # --- overlap-tile --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n, before, after", [(5, 2, 3), (3, 7, 9), (1, 2, 2), (4, 0, 0)])
 def test_mirror_index_matches_numpy_reflect_for_any_pad(n, before, after):
     expected = np.pad(np.arange(n), (before, after), mode="reflect" if n > 1 else "edge")
@@ -170,7 +174,7 @@ def test_overlap_tile_equals_whole_image_when_tiles_start_at_multiples_of_2_to_t
     assert (tiled - whole).abs().max().item() < 1e-5
     out = model.output_size(tile)
     seam = overlap_tile_predict(model, image, tile, stride=out)  # not a multiple of 2 ** depth
-    if out % 2 ** depth:
+    if out % 2**depth:
         assert (seam - whole).abs().max().item() > 1e-4
 
 
@@ -183,6 +187,7 @@ def test_overlap_tile_refuses_a_padded_unet_and_gaps_between_tiles():
 
 
 # --- metrics --------------------------------------------------------------------------------------
+
 
 def test_iou_and_dice_equal_torchmetrics_and_dice_is_2j_over_1_plus_j():
     g = torch.Generator().manual_seed(4)
@@ -216,12 +221,13 @@ def test_touching_pairs_are_kept_apart_only_by_a_predicted_border():
     assert touching_pairs(labels) == [(1, 2)]
     assert separated_share(labels > 0, labels) == 1.0
     merged = labels > 0
-    merged[row - 1:row + 2, gap_col] = True  # a bridge across the gap
+    merged[row - 1 : row + 2, gap_col] = True  # a bridge across the gap
     assert separated_share(merged, labels) == 0.0
     assert math.isnan(separated_share(labels == 1, np.where(labels == 2, 0, labels)))
 
 
 # --- data and training -----------------------------------------------------------------------------
+
 
 def test_touching_cells_are_separated_by_background_and_deterministic():
     cells = TouchingCells("train", n=4, size=96)
@@ -234,7 +240,7 @@ def test_touching_cells_are_separated_by_background_and_deterministic():
         for shifted in (labels[1:], labels[:, 1:]):
             here = labels[: shifted.shape[0], : shifted.shape[1]]
             assert not ((here > 0) & (shifted > 0) & (here != shifted)).any()  # no two cells 4-adjacent
-    assert sum(len(touching_pairs(l)) for l in cells.instances) >= 4
+    assert sum(len(touching_pairs(labels)) for labels in cells.instances) >= 4
     assert cells.images.min() >= 0 and cells.images.max() <= 1
     with pytest.raises(ValueError, match="split"):
         TouchingCells("training")

@@ -94,3 +94,15 @@ def test_cosine_schedule_ends_near_zero_and_constant_keeps_lr():
     assert lrs == pytest.approx(expected)
     with pytest.raises(ValueError, match="schedule"):
         fit(model, _toy(32), schedule="step", progress=False)
+
+
+def test_stop_after_runs_the_first_epochs_of_the_longer_run_exactly():
+    runs = {}
+    for stop_after in (None, 2):
+        torch.manual_seed(123)  # model init
+        model = SmallCNN(in_channels=1, widths=(4, 8))
+        runs[stop_after] = fit(model, _toy(), epochs=5, batch_size=16, seed=7, stop_after=stop_after, progress=False)
+    assert runs[2].epochs == 2
+    assert runs[2].train_loss == runs[None].train_loss[:2]  # the schedule of 5 epochs, not of 2
+    with pytest.raises(ValueError, match="stop_after"):
+        fit(model, _toy(), epochs=5, stop_after=6, progress=False)

@@ -1,4 +1,5 @@
 """The U-Net benchmark runs end to end in quick mode, and its tables are consistent."""
+
 import importlib.util
 from pathlib import Path
 

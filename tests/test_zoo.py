@@ -1,8 +1,10 @@
 """The model zoo: shipped checkpoints load offline, are good, and can be rebuilt."""
+
+import dataclasses
 import json
+import re
 import shutil
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +24,11 @@ def test_shipped_checkpoint_is_small_and_loads_offline():
     assert weights.exists() and weights.stat().st_size < 2 * 1024 * 1024
     model = zoo.load("pets_cnn")
     assert not model.training
-    assert all(not p.grad for p in model.parameters() if p.grad is not None)
+    # the model holds exactly the checkpoint's tensors: every one of them, nothing else
+    stored = torch.load(weights, map_location="cpu", weights_only=True)
+    loaded = model.state_dict()
+    assert list(loaded) == list(stored)
+    assert all(torch.equal(loaded[key], stored[key]) for key in stored)
     meta = zoo.info("pets_cnn")
     assert meta["train_args"] == zoo.RECIPES["pets_cnn"].train_args
 
@@ -44,20 +50,30 @@ def test_hard_samples_are_harder_for_the_model(pets_test):
 
 
 @pytest.mark.slow
-def test_retrain_from_the_recipe_lands_within_two_points(tmp_path, pets_test):
-    """`python -m xaiexit.zoo train pets_cnn --out DIR` rebuilds the shipped model."""
-    run = subprocess.run(
-        [sys.executable, "-m", "xaiexit.zoo", "train", "pets_cnn", "--out", str(tmp_path), "--device", "cpu"],
-        capture_output=True, text=True, timeout=900,
+def test_retraining_the_recipe_reproduces_the_shipped_learning_curve():
+    """The recipe made the shipped model: its first 6 of 24 epochs, retrained (same schedule),
+    give the training losses recorded in the checkpoint, while the start of another seed's
+    run already leaves that curve by more than the tolerance (shown below, in the same test).
+    The whole run takes four times as long and adds nothing the curve does not show."""
+    first = 6
+    shipped = zoo.info("pets_cnn")["history"]["train_loss"][:first]
+    _, meta = zoo.train("pets_cnn", device="cpu", progress=False, stop_after=first)
+    assert meta["history"]["train_loss"] == pytest.approx(shipped, abs=5e-3)
+    other_seed = dataclasses.replace(
+        zoo.RECIPES["pets_cnn"], train_args={**zoo.RECIPES["pets_cnn"].train_args, "seed": 1}
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets_cnn.json", "pets_cnn.pt"]
-    retrained = evaluate(zoo.load("pets_cnn", directory=tmp_path), pets_test)["accuracy"]
-    shipped = evaluate(zoo.load("pets_cnn"), pets_test)["accuracy"]
-    assert abs(retrained - shipped) <= 0.02, (retrained, shipped)
-    meta = json.loads((tmp_path / "pets_cnn.json").read_text())
-    assert meta["metrics"]["test_accuracy"] == pytest.approx(retrained, abs=1e-6)
-    assert len(meta["history"]["val_accuracy"]) == meta["train_args"]["epochs"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(zoo.RECIPES, "pets_cnn", other_seed)
+        _, meta = zoo.train("pets_cnn", device="cpu", progress=False, stop_after=2)
+    assert meta["history"]["train_loss"] != pytest.approx(shipped[:2], abs=5e-3)
+
+
+def test_a_partial_retraining_is_never_saved(tmp_path):
+    with pytest.raises(ValueError, match="not saved"):
+        zoo.train("pets_cnn", out_dir=tmp_path, stop_after=1, progress=False)
+    with pytest.raises(ValueError, match="own loop"):
+        zoo.train("cells_unet", stop_after=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_lists_and_describes(capsys):
@@ -67,8 +83,84 @@ def test_cli_lists_and_describes(capsys):
     assert "pets_cnn" in capsys.readouterr().out
     assert main(["info", "pets_cnn"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "pets_cnn"
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         main(["train", "no_such_model"])
+    assert exit_.value.code == 2 and "invalid choice: 'no_such_model'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_train(monkeypatch):
+    """``zoo.train`` without training: records where it was asked to save and, outside the
+    shipped folder, saves the shipped pets_cnn there as a retrain would."""
+    calls = []
+
+    def train(name, *, out_dir=None, device=None, progress=True):
+        calls.append(Path(out_dir))
+        if Path(out_dir).resolve() != zoo.checkpoint_dir().resolve():
+            for suffix in (".pt", ".json"):
+                shutil.copy(zoo.checkpoint_dir() / f"{name}{suffix}", Path(out_dir) / f"{name}{suffix}")
+        return None, {"metrics": {}}
+
+    monkeypatch.setattr(zoo, "train", train)
+    return calls
+
+
+def _printed_load(out: str) -> torch.nn.Module:
+    """Run the ``zoo.load(...)`` call the command printed."""
+    call = re.search(r"zoo\.load\(.*\)", out)
+    assert call, out
+    return eval(call.group(0), {"zoo": zoo})
+
+
+@pytest.mark.parametrize("home", ["XDG_DATA_HOME", "HOME"])
+def test_cli_train_saves_to_the_user_folder_by_default(home, tmp_path, monkeypatch, fake_train, capsys):
+    """A retrain leaves the shipped checkpoints alone: ``$XDG_DATA_HOME/xaiexit/zoo``, or
+    ``~/.local/share/xaiexit/zoo`` when XDG_DATA_HOME is not set."""
+    from xaiexit.zoo.__main__ import main
+
+    if home == "XDG_DATA_HOME":
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        expected = tmp_path / "data" / "xaiexit" / "zoo"
+    else:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        expected = tmp_path / "home" / ".local" / "share" / "xaiexit" / "zoo"
+    assert main(["train", "pets_cnn", "--device", "cpu"]) == 0
+    assert fake_train == [expected] and zoo.user_dir() == expected
+    assert expected.resolve() != zoo.checkpoint_dir().resolve()
+    out = capsys.readouterr().out
+    assert f"saved pets_cnn to {expected}" in out
+    # what it says to run loads the retrained model from there
+    assert _printed_load(out).state_dict().keys() == zoo.load("pets_cnn").state_dict().keys()
+    assert f"directory={str(expected)!r}" in out
+
+
+def test_cli_train_out_saves_where_told(tmp_path, fake_train, capsys):
+    from xaiexit.zoo.__main__ import main
+
+    assert main(["train", "pets_cnn", "--out", str(tmp_path / "mine")]) == 0
+    assert fake_train == [tmp_path / "mine"]
+    out = capsys.readouterr().out
+    assert f"directory={str(tmp_path / 'mine')!r}" in out and isinstance(_printed_load(out), torch.nn.Module)
+
+
+def test_cli_train_replace_shipped_saves_over_the_shipped_checkpoint(tmp_path, monkeypatch, fake_train, capsys):
+    from xaiexit.zoo.__main__ import main
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert main(["train", "pets_cnn", "--replace-shipped"]) == 0
+    assert fake_train == [zoo.checkpoint_dir()]
+    assert "zoo.load('pets_cnn')" in capsys.readouterr().out
+    assert not (tmp_path / "xaiexit").exists()
+
+
+def test_cli_train_refuses_out_with_replace_shipped(tmp_path, fake_train, capsys):
+    from xaiexit.zoo.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "pets_cnn", "--out", str(tmp_path), "--replace-shipped"])
+    assert exit_.value.code == 2 and fake_train == []
+    assert "--out and --replace-shipped cannot be used together" in capsys.readouterr().err
 
 
 def test_unknown_name_and_damaged_checkpoint_name_the_fix(tmp_path):
@@ -87,6 +179,10 @@ def test_unknown_name_and_damaged_checkpoint_name_the_fix(tmp_path):
 def test_untrained_model_is_available_without_weights():
     model = zoo.load("pets_cnn", pretrained=False)
     assert isinstance(model, torch.nn.Module) and not model.training
+    shipped = zoo.load("pets_cnn").state_dict()
+    untrained = model.state_dict()
+    assert untrained.keys() == shipped.keys()
+    assert not torch.equal(untrained["features.block1.0.weight"], shipped["features.block1.0.weight"])
 
 
 def test_shipped_faces_cnn_loads_and_beats_80_percent():
@@ -133,8 +229,16 @@ def test_the_early_exit_recipe_ships_with_two_more_training_seeds(name, seed, pe
     assert not torch.equal(model.state_dict()["features.block1.0.weight"], first)
 
 
-SEGMENTATION = ["cells_unet", "cells_unet_seed1", "cells_unet_seed2", "cells_unet_no_border",
-                "cells_unet_no_border_seed1", "cells_unet_no_border_seed2", "cells_unet_20", "cells_unet_20_augmented"]
+SEGMENTATION = [
+    "cells_unet",
+    "cells_unet_seed1",
+    "cells_unet_seed2",
+    "cells_unet_no_border",
+    "cells_unet_no_border_seed1",
+    "cells_unet_no_border_seed2",
+    "cells_unet_20",
+    "cells_unet_20_augmented",
+]
 
 
 @pytest.fixture(scope="module")
@@ -189,11 +293,13 @@ def test_a_segmentation_recipe_trains_with_its_own_loop_and_saves(tmp_path, monk
         return TouchingCells(split, n=4 if split == "train" else 3)
 
     recipe = zoo.RECIPES["cells_unet"]
-    tiny = dataclasses.replace(recipe, name="tiny_cells", train_args=dict(recipe.train_args, epochs=1, n_train=4),
-                               build_data=few_cells)
+    tiny = dataclasses.replace(
+        recipe, name="tiny_cells", train_args=dict(recipe.train_args, epochs=1, n_train=4), build_data=few_cells
+    )
     monkeypatch.setitem(zoo.RECIPES, "tiny_cells", tiny)
     model, meta = zoo.train("tiny_cells", out_dir=tmp_path, progress=False)
     assert set(meta["metrics"]) == {"test_iou", "test_pixel_error", "test_rand_error", "test_separated"}
     assert len(meta["history"]["train_loss"]) == 1 and meta["loss"] == "weighted_cross_entropy"
-    reloaded = zoo.load("tiny_cells", directory=tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(reloaded.state_dict().values(), model.state_dict().values()))
+    reloaded, trained = zoo.load("tiny_cells", directory=tmp_path).state_dict(), model.state_dict()
+    assert reloaded.keys() == trained.keys()
+    assert all(torch.equal(reloaded[key], trained[key]) for key in trained)

@@ -13,18 +13,19 @@ Examples
 >>> evaluate(model, SyntheticPets("test", n=64))["accuracy"]  # doctest: +SKIP
 0.71875
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-Data = Union[Dataset, Sequence[torch.Tensor]]
+Data = Dataset | Sequence[torch.Tensor]
 
 
 @dataclass
@@ -65,7 +66,9 @@ def _as_dataset(data: Data, name: str) -> Dataset:
             raise ValueError(f"{name}: {len(images)} images but {len(labels)} labels; give one label per image")
         dataset = TensorDataset(images, labels)
     else:
-        raise TypeError(f"{name} must be a torch Dataset or a pair (images, labels) of tensors, got {type(data).__name__}")
+        raise TypeError(
+            f"{name} must be a torch Dataset or a pair (images, labels) of tensors, got {type(data).__name__}"
+        )
     if len(dataset) == 0:
         raise ValueError(f"{name} is empty: there is nothing to train or evaluate on; check the split and n")
     return dataset
@@ -121,6 +124,7 @@ def fit(
     device: str | torch.device | None = None,
     progress: bool = True,
     loss: Callable | None = None,
+    stop_after: int | None = None,
 ) -> History:
     """Train ``model`` with Adam and cross-entropy; return the learning curves.
 
@@ -146,6 +150,10 @@ def fit(
         ``loss(model(images), labels) -> scalar``; default cross-entropy. For a model
         that returns one logits tensor per exit, e.g. ``xaiexit.exits.early_exit_loss``;
         accuracies are then those of the last exit.
+    stop_after : int, optional
+        Stop after this many epochs while the schedule still spans ``epochs``: the first
+        ``stop_after`` epochs of a longer run, exactly (to check that a recipe reproduces
+        the start of a recorded learning curve without paying for the whole run).
 
     Returns
     -------
@@ -156,6 +164,8 @@ def fit(
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if stop_after is not None and not 1 <= stop_after <= epochs:
+        raise ValueError(f"stop_after must be between 1 and epochs={epochs}, got {stop_after}")
     if schedule not in ("cosine", None):
         raise ValueError(f"unknown schedule {schedule!r}; use 'cosine' or None")
     train_set = _as_dataset(train_data, "train_data")
@@ -167,7 +177,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if schedule else None
     train_loader = _loader(train_set, batch_size, shuffle=True, seed=seed)
     history = History()
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
+    bar = tqdm(range(stop_after or epochs), desc="epochs", disable=not progress)
     for _ in bar:
         model.train()
         train_loss, accuracy = _run_epoch(model, train_loader, device, optimizer, loss)

@@ -5,21 +5,23 @@ by accident or paste a test cell twice; :func:`repair` puts deleted cells back (
 cell from the release, an answer cell as its empty stub, which scores 0) and strips the
 identity from duplicates, and says so in plain words.
 """
+
 from __future__ import annotations
 
 import copy
 import json
-
-import nbformat
-import nbformat.reader
 
 from xaiexit.course.workspace import CourseError
 
 MAX_BYTES = 50 * 2**20  # a lesson notebook without outputs is well under 1 MB
 
 
-def parse_notebook(text: str | bytes, where: str) -> nbformat.NotebookNode:
-    """Parse notebook JSON; a :class:`CourseError` says what is wrong with it."""
+def parse_notebook(text: str | bytes, where: str):
+    """Parse notebook JSON into an ``nbformat.NotebookNode``; a :class:`CourseError` says
+    what is wrong with it."""
+    import nbformat
+    import nbformat.reader
+
     if len(text) > MAX_BYTES:
         raise CourseError(f"{where} is larger than {MAX_BYTES // 2**20} MB; clear its outputs and save it again")
     try:
@@ -33,7 +35,7 @@ def parse_notebook(text: str | bytes, where: str) -> nbformat.NotebookNode:
     return nb
 
 
-def read_notebook(path) -> nbformat.NotebookNode:
+def read_notebook(path):
     try:
         data = open(path, "rb").read()
     except OSError as exc:
@@ -49,7 +51,7 @@ def grade_id(cell) -> str | None:
     return nbgrader_meta(cell).get("grade_id")
 
 
-def exercises(release: nbformat.NotebookNode) -> list[dict]:
+def exercises(release) -> list[dict]:
     """The graded parts of a lesson, in order.
 
     Each entry: ``name``, ``kind`` ("code" for an exercise with a test cell, "written"
@@ -71,7 +73,7 @@ def exercises(release: nbformat.NotebookNode) -> list[dict]:
     return parts
 
 
-def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+def repair(nb, release) -> tuple[object, list[str]]:
     """Make ``nb`` hold every cell of ``release`` exactly once.
 
     Returns the repaired copy and one note per change, for the learner's report.
@@ -93,8 +95,10 @@ def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[n
         seen.add(gid)
         original = released[gid]
         if cell.cell_type != original.cell_type:
-            notes.append(f"cell '{gid}' was changed from {original.cell_type} to {cell.cell_type}; "
-                         f"it is graded as {original.cell_type}")
+            notes.append(
+                f"cell '{gid}' was changed from {original.cell_type} to {cell.cell_type}; "
+                f"it is graded as {original.cell_type}"
+            )
             cell.cell_type = original.cell_type
             cell.pop("attachments", None)
             if original.cell_type == "code":

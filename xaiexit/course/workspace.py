@@ -4,6 +4,7 @@ The course directory holds ``solutions/NN_topic/NN_topic.ipynb`` (nbgrader's sou
 ``lessons/`` (the released versions) and ``autograder/nbgrader_config.py``. The workspace
 holds a class's submissions, grades and feedback, outside the repository.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,6 +39,11 @@ def check_workspace_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def workspace_path(workspace: str | os.PathLike | None = None) -> Path:
+    """The workspace to use: ``workspace``, else ``$XAIEXIT_WORKSPACE``, else the default."""
+    return check_workspace_path(workspace or os.environ.get("XAIEXIT_WORKSPACE") or default_workspace())
+
+
 def is_course(path: Path) -> bool:
     return (path / CONFIG).is_file() and (path / "solutions").is_dir()
 
@@ -59,8 +65,7 @@ def find_course(start: str | os.PathLike | None = None) -> Path:
     if is_course(installed):
         return installed
     raise CourseError(
-        "no xaiexit course found here or above; run this inside the cloned repository or "
-        "pass --course DIR"
+        "no xaiexit course found here or above; run this inside the cloned repository or pass --course DIR"
     )
 
 

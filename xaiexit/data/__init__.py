@@ -17,6 +17,7 @@ vectorised experiment alike.
 * :class:`Digits` -- 1,797 real 8x8 handwritten digits 0-9 that ship with scikit-learn,
   upsampled (32x32 by default).
 """
+
 from xaiexit.data.digits import Digits
 from xaiexit.data.lfw import LFWFaces
 from xaiexit.data.oxford_pets import OxfordPets, write_oxford_layout

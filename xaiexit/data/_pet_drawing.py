@@ -18,6 +18,7 @@ tail       long, thin, curled upwards (3 segments)      short and bushy (1 thick
 Colour plays no part here: the silhouette is a boolean mask, painted later with a
 colour drawn from the same distribution for both classes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class Pose:
     front_swing: np.ndarray
     back_swing: np.ndarray
 
-    def subset(self, keep: np.ndarray) -> "Pose":
+    def subset(self, keep: np.ndarray) -> Pose:
         """The poses of the images selected by the boolean or index array ``keep``."""
         return Pose(**{name: value[keep] for name, value in vars(self).items()})
 

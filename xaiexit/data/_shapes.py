@@ -10,13 +10,12 @@ not a Python loop over images.
 A capsule (a segment with round ends) is the workhorse: legs, tails, necks and
 droopy ears are all capsules.
 """
-from __future__ import annotations
 
-from typing import Union
+from __future__ import annotations
 
 import numpy as np
 
-ArrayLike = Union[float, np.ndarray]
+ArrayLike = float | np.ndarray
 Point = tuple[ArrayLike, ArrayLike]
 
 

@@ -18,6 +18,7 @@ References
    Learning Repository, 1998.
    https://archive.ics.uci.edu/ml/datasets/Optical+Recognition+of+Handwritten+Digits
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -180,8 +181,13 @@ class Digits(Dataset):
         chosen = stratified_split(all_labels, split, self.seed)
         images = torch.from_numpy(all_images[chosen])[:, None]  # (N, 1, 8, 8)
         if self.size != images.shape[-1]:
-            images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                                   antialias=self.size < images.shape[-1])
+            images = F.interpolate(
+                images,
+                size=(self.size, self.size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=self.size < images.shape[-1],
+            )
             images = images.clamp(0.0, 1.0)  # bilinear weights are convex: only rounding can leave [0, 1]
         self.images = images.contiguous()
         self.labels = torch.from_numpy(all_labels[chosen])

@@ -6,9 +6,8 @@ of background from the same photos. The file is part of the scikit-image package
 nothing is downloaded. Small as it is, it is real data: a good place to ask whether a
 face classifier looks at the face.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -99,7 +98,7 @@ class LFWFaces(Dataset):
 
     classes = CLASSES
 
-    def __init__(self, split: str = "train", seed: int = 0, size: Optional[int] = None) -> None:
+    def __init__(self, split: str = "train", seed: int = 0, size: int | None = None) -> None:
         if split not in SPLIT_SIZES:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(repr(s) for s in SPLIT_SIZES)}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -20,13 +20,13 @@ per species (``Synthetic_Cat`` and ``synthetic_dog``). :class:`OxfordPets` loads
 layout through torchvision -- the code path a learner with the real dataset uses -- so
 the lessons run unchanged on synthetic or on real pets.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.datasets import OxfordIIITPet
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 FOLDER = "oxford-iiit-pet"
 SPLITS = ("trainval", "test")
@@ -111,7 +111,9 @@ def _write_tree(base: Path, trainval: list, test: list) -> None:
     for split, datasets in (("trainval", trainval), ("test", test)):
         lines = _write_split(base, datasets, counters)
         (base / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    sources = "\n".join(f"  {split}: {ds!r}" for split, group in (("trainval", trainval), ("test", test)) for ds in group)
+    sources = "\n".join(
+        f"  {split}: {ds!r}" for split, group in (("trainval", trainval), ("test", test)) for ds in group
+    )
     (base / "README.txt").write_text(
         "Synthetic pets in the folder layout of the Oxford-IIIT Pet dataset, written by\n"
         "xaiexit.data.write_oxford_layout. Not real photographs. Made from:\n" + sources + "\n"
@@ -199,9 +201,7 @@ def _move_into_place(new: Path, target: Path) -> None:
 def _check_layout(base: Path, split: str) -> None:
     """Raise a FileNotFoundError naming the first missing piece of the layout."""
     if not base.is_dir():
-        raise FileNotFoundError(
-            f"no Oxford-IIIT Pet dataset at {base}; " + HOW_TO_GET_IT.format(base=base)
-        )
+        raise FileNotFoundError(f"no Oxford-IIIT Pet dataset at {base}; " + HOW_TO_GET_IT.format(base=base))
     required = [base / "images", base / "annotations" / "trimaps", base / "annotations" / f"{split}.txt"]
     for path in required:
         if not path.exists():
@@ -271,7 +271,7 @@ class OxfordPets(Dataset):
 
     classes = CLASSES
 
-    def __init__(self, root: PathLike, split: str = "trainval", size: int = 64, limit: Optional[int] = None) -> None:
+    def __init__(self, root: PathLike, split: str = "trainval", size: int = 64, limit: int | None = None) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose 'trainval' or 'test'")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -281,9 +281,7 @@ class OxfordPets(Dataset):
         self.root, self.split, self.size = Path(root), split, size
         _check_layout(self.root / FOLDER, split)
 
-        source = OxfordIIITPet(
-            self.root, split=split, target_types=["binary-category", "segmentation"], download=False
-        )
+        source = OxfordIIITPet(self.root, split=split, target_types=["binary-category", "segmentation"], download=False)
         n = len(source) if limit is None else min(limit, len(source))
         if n == 0:
             raise ValueError(f"annotations/{split}.txt under {self.root / FOLDER} lists no images")

@@ -36,10 +36,10 @@ its own random stream derived from ``(seed, split, i)``, so the same arguments g
 bit-identical data, splits never share a stream, and the first ``k`` images do not
 depend on ``n``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import torch
@@ -373,14 +373,12 @@ def _render(
 # --------------------------------------------------------------------------------------
 
 
-def _check_arguments(split: str, n: Optional[int], size: int, seed: int) -> int:
+def _check_arguments(split: str, n: int | None, size: int, seed: int) -> int:
     """Validate the constructor's arguments; return the number of images."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(repr(s) for s in SPLITS)}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
-        raise ValueError(
-            f"size={size!r} is too small to draw a pet; use an integer size >= {MIN_SIZE} (e.g. 64)"
-        )
+        raise ValueError(f"size={size!r} is too small to draw a pet; use an integer size >= {MIN_SIZE} (e.g. 64)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     n = SPLITS[split][1] if n is None else n
@@ -442,7 +440,7 @@ class SyntheticPets(Dataset):
 
     classes = CLASSES
 
-    def __init__(self, split: str = "train", n: Optional[int] = None, size: int = 64, seed: int = 0) -> None:
+    def __init__(self, split: str = "train", n: int | None = None, size: int = 64, seed: int = 0) -> None:
         self.n = _check_arguments(split, n, size, seed)
         self.split, self.size, self.seed = split, int(size), int(seed)
         self._split_id = SPLITS[split][0]
@@ -495,7 +493,7 @@ class SyntheticPets(Dataset):
             "factors": {name: float(value[index]) for name, value in self.factors.items()},
         }
 
-    def variant(self, index: int, label: Optional[int] = None, **factors: float) -> dict:
+    def variant(self, index: int, label: int | None = None, **factors: float) -> dict:
         """Re-draw image ``index`` with some knobs changed and everything else kept.
 
         The scene (colours, clutter, position, pose, noise pattern) comes from the same

@@ -15,9 +15,8 @@ Everything is known exactly:
 Image ``i`` of a split uses its own random stream from ``(seed, split, i)``: the same
 arguments give the same images, whatever ``n``.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -117,7 +116,7 @@ class TouchingCells(Dataset):
     ((1, 96, 96), (96, 96), True)
     """
 
-    def __init__(self, split: str = "train", n: Optional[int] = None, size: int = 128, seed: int = 0) -> None:
+    def __init__(self, split: str = "train", n: int | None = None, size: int = 128, seed: int = 0) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
         if isinstance(size, bool) or not isinstance(size, int) or size < 64:

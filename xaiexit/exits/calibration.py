@@ -1,4 +1,5 @@
 """Is a confidence of 0.9 right 90% of the time? Calibration error and temperature scaling."""
+
 from __future__ import annotations
 
 from typing import NamedTuple

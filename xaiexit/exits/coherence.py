@@ -8,9 +8,10 @@ end), so both measures first bring the two maps to a common size
 (known when the sample reaches the exit: usable at inference) or with the *final* exit's
 map (known only after the whole network ran: an oracle's view, saving nothing).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -11,6 +11,7 @@ over the pixels: ``p = map / map.sum()``.
 An all-zero map (a CAM with nothing positive) says nothing about where the network
 looks; both measures treat it as the uniform map, the least concentrated one.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,15 +23,19 @@ def check_maps(heatmap: torch.Tensor, name: str = "heatmap") -> torch.Tensor:
     """Validate a batch of non-negative maps ``(B, H, W)``; returns it in float64."""
     if not isinstance(heatmap, torch.Tensor) or heatmap.dim() != 3:
         shape = tuple(heatmap.shape) if isinstance(heatmap, torch.Tensor) else type(heatmap).__name__
-        raise ValueError(f"{name} must be a (B, H, W) tensor of maps, got {shape}; "
-                         "add a batch dimension with map[None] for a single map")
+        raise ValueError(
+            f"{name} must be a (B, H, W) tensor of maps, got {shape}; "
+            "add a batch dimension with map[None] for a single map"
+        )
     if heatmap.shape[1] * heatmap.shape[2] < 2:
         raise ValueError(f"{name} has a single pixel; a measure of spread needs at least 2")
     if not torch.isfinite(heatmap).all():
         raise ValueError(f"{name} contains nan or inf")
     if (heatmap < 0).any():
-        raise ValueError(f"{name} has negative values; concentration reads a map as a distribution, "
-                         "so take the positive part (map.clamp(min=0), as CAM and Grad-CAM do) or |map| first")
+        raise ValueError(
+            f"{name} has negative values; concentration reads a map as a distribution, "
+            "so take the positive part (map.clamp(min=0), as CAM and Grad-CAM do) or |map| first"
+        )
     return heatmap.double()
 
 

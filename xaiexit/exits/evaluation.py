@@ -14,11 +14,12 @@ For each rule and each trained model (seed), :func:`evaluate_exit_rules` reports
 Test labels are used for measuring only; no threshold, temperature or choice ever sees
 them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -60,8 +61,9 @@ def rule_costs(model: EarlyExitCNN, rule: ExitRule, input_shape: Sequence[int]) 
         return base
     maps = saliency_macs(model, input_shape, rule.saliency)
     sizes = exit_map_sizes(model, input_shape, rule.saliency)
-    per_exit = torch.tensor([float(maps[k] + rule.measure_macs(h * w)) for k, (h, w) in enumerate(sizes)],
-                            dtype=torch.float64)
+    per_exit = torch.tensor(
+        [float(maps[k] + rule.measure_macs(h * w)) for k, (h, w) in enumerate(sizes)], dtype=torch.float64
+    )
     if rule.needs_final_exit:
         return torch.full_like(base, float(base[-1] + per_exit.sum()))
     side = per_exit[:-1].cumsum(0)  # maps and scores at side exits 0..k
@@ -123,17 +125,17 @@ class RuleResult:
 
     name: str
     needs_final_exit: bool
-    thresholds: List[list] = field(default_factory=list)
-    accuracy: List[float] = field(default_factory=list)
-    relative_macs: List[float] = field(default_factory=list)  # mean MACs / the network without branches
-    oracle_share: List[float] = field(default_factory=list)
-    area: List[float] = field(default_factory=list)
-    auroc: List[list] = field(default_factory=list)  # per seed, per side exit
-    exit_shares: List[list] = field(default_factory=list)
-    curves: List[Tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # (relative cost, accuracy)
-    rule_macs: List[float] = field(default_factory=list)  # maps + scores for a sample passing every side exit
+    thresholds: list[list] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    relative_macs: list[float] = field(default_factory=list)  # mean MACs / the network without branches
+    oracle_share: list[float] = field(default_factory=list)
+    area: list[float] = field(default_factory=list)
+    auroc: list[list] = field(default_factory=list)  # per seed, per side exit
+    exit_shares: list[list] = field(default_factory=list)
+    curves: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # (relative cost, accuracy)
+    rule_macs: list[float] = field(default_factory=list)  # maps + scores for a sample passing every side exit
 
-    def mean_std(self, name: str) -> Tuple[float, float]:
+    def mean_std(self, name: str) -> tuple[float, float]:
         """Mean and sample standard deviation over seeds of a per-seed number (for
         ``auroc``, the mean over side exits with a score first)."""
         values = getattr(self, name)
@@ -152,16 +154,17 @@ def _nanmean(values) -> float:
 class ExitRuleReport:
     """Everything :func:`evaluate_exit_rules` measured; ``table()`` formats it."""
 
-    rules: List[RuleResult]
-    targets: List[float]  # the validation target of the operating point, per seed
-    final_accuracy: List[float]  # test accuracy of the final exit alone, per seed
-    oracle_accuracy: List[float]
-    oracle_relative_macs: List[float]
-    first_exit_cost: List[float]  # relative MACs of the cheapest exit: the curve's budget range starts there
-    temperatures: List[list]
+    rules: list[RuleResult]
+    targets: list[float]  # the validation target of the operating point, per seed
+    final_accuracy: list[float]  # test accuracy of the final exit alone, per seed
+    oracle_accuracy: list[float]
+    oracle_relative_macs: list[float]
+    first_exit_cost: list[float]  # relative MACs of the cheapest exit: the curve's budget range starts there
+    temperatures: list[list]
 
     def table(self) -> str:
         """A markdown table: mean ± standard deviation over seeds."""
+
         def pm(values, digits=3):
             t = torch.tensor(values, dtype=torch.float64)
             sd = float(t.std()) if len(t) > 1 else 0.0
@@ -170,21 +173,28 @@ class ExitRuleReport:
         n_side = len(self.rules[0].auroc[0]) if self.rules else 0
         lines = [
             "| rule | test acc | MACs / backbone | oracle share | area | "
-            + " | ".join(f"AUROC exit {k + 1}" for k in range(n_side)) + " | map + score MACs |",
+            + " | ".join(f"AUROC exit {k + 1}" for k in range(n_side))
+            + " | map + score MACs |",
             "|---|---:|---:|---:|---:|" + "---:|" * n_side + "---:|",
         ]
         for r in self.rules:
-            aurocs = [pm([seed[k] for seed in r.auroc]) if not any(math.isnan(seed[k]) for seed in r.auroc)
-                      else "-" for k in range(n_side)]
+            aurocs = [
+                pm([seed[k] for seed in r.auroc]) if not any(math.isnan(seed[k]) for seed in r.auroc) else "-"
+                for k in range(n_side)
+            ]
             area = "n/a (costs more than the backbone)" if r.needs_final_exit else pm(r.area)
             lines.append(
                 f"| {r.name} | {pm(r.accuracy)} | {pm(r.relative_macs)} | {pm(r.oracle_share, 2)} | {area} | "
-                + " | ".join(aurocs) + f" | {r.rule_macs[0]:,.0f} |"
+                + " | ".join(aurocs)
+                + f" | {r.rule_macs[0]:,.0f} |"
             )
-        lines.append(f"| final exit only | {pm(self.final_accuracy)} | 1.000 ± 0.000 | 0.00 ± 0.00 | | "
-                     + " | " * n_side + " |")
-        lines.append(f"| oracle (knows the labels) | {pm(self.oracle_accuracy)} | {pm(self.oracle_relative_macs)} "
-                     f"| 1.00 ± 0.00 | | " + " | " * n_side + " |")
+        lines.append(
+            f"| final exit only | {pm(self.final_accuracy)} | 1.000 ± 0.000 | 0.00 ± 0.00 | | " + " | " * n_side + " |"
+        )
+        lines.append(
+            f"| oracle (knows the labels) | {pm(self.oracle_accuracy)} | {pm(self.oracle_relative_macs)} "
+            f"| 1.00 ± 0.00 | | " + " | " * n_side + " |"
+        )
         return "\n".join(lines)
 
 
@@ -198,10 +208,10 @@ def _split(data, name):
 
 
 def evaluate_exit_rules(
-    models: Union[EarlyExitCNN, Sequence[EarlyExitCNN]],
-    data: Dict[str, Tuple[torch.Tensor, torch.Tensor]],
+    models: EarlyExitCNN | Sequence[EarlyExitCNN],
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]],
     rules: Sequence[ExitRule],
-    target_accuracy: Optional[float] = None,
+    target_accuracy: float | None = None,
     sweep: Sequence[float] = DEFAULT_SWEEP,
     batch_size: int = 256,
 ) -> ExitRuleReport:
@@ -240,8 +250,10 @@ def evaluate_exit_rules(
     for model in models:
         backbone = float(sum(count_macs(model.without_branches(), input_shape).values()))
         base = exit_costs(model, input_shape)  # MACs of leaving at each exit, the rule aside
-        outputs = {m: (saliency_at_exits(model, x_val, m, batch_size), saliency_at_exits(model, x_test, m, batch_size))
-                   for m in methods}
+        outputs = {
+            m: (saliency_at_exits(model, x_val, m, batch_size), saliency_at_exits(model, x_test, m, batch_size))
+            for m in methods
+        }
         (val_logits, _), (test_logits, _) = outputs[methods[0]]
         val_right = [z.argmax(dim=1) == y_val for z in val_logits]
         temps = [fit_temperature(z, y_val) for z in val_logits]
@@ -273,8 +285,9 @@ def evaluate_exit_rules(
 
             thresholds = thresholds_from_scores(val_scores, val_right[:-1], target, rule.higher_is_surer)
             exit_index, accuracy, cost = on_test(thresholds)
-            curve = [on_test(thresholds_from_scores(val_scores, val_right[:-1], s, rule.higher_is_surer))[1:]
-                     for s in sweep]
+            curve = [
+                on_test(thresholds_from_scores(val_scores, val_right[:-1], s, rule.higher_is_surer))[1:] for s in sweep
+            ]
             curve.append(on_test([rule.closed_threshold()] * len(val_scores))[1:])  # nobody leaves early
             curve_costs = torch.tensor([c for _, c in curve], dtype=torch.float64)
             curve_acc = torch.tensor([a for a, _ in curve], dtype=torch.float64)
@@ -284,8 +297,9 @@ def evaluate_exit_rules(
             result.oracle_share.append((1.0 - cost) / (1.0 - oracle_macs))
             result.area.append(accuracy_cost_area(curve_costs, curve_acc, low=report.first_exit_cost[-1]))
             result.auroc.append([auroc(s, right[k], rule.higher_is_surer) for k, s in enumerate(test_scores)])
-            result.exit_shares.append((torch.bincount(exit_index, minlength=model.num_exits).double()
-                                       / len(exit_index)).tolist())
+            result.exit_shares.append(
+                (torch.bincount(exit_index, minlength=model.num_exits).double() / len(exit_index)).tolist()
+            )
             result.curves.append((curve_costs, curve_acc))
             result.rule_macs.append(float((macs - base)[-1]))
     return report

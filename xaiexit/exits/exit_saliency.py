@@ -24,9 +24,10 @@ References
 .. [2] R. R. Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via
    Gradient-based Localization", ICCV 2017, arXiv:1610.02391.
 """
+
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ def _check_method(method: str) -> None:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def exit_maps(head: Exit, features: torch.Tensor, method: str = "cam") -> Tuple[torch.Tensor, torch.Tensor]:
+def exit_maps(head: Exit, features: torch.Tensor, method: str = "cam") -> tuple[torch.Tensor, torch.Tensor]:
     """An exit's logits and its map of the class it predicts.
 
     Parameters
@@ -81,7 +82,7 @@ def exit_maps(head: Exit, features: torch.Tensor, method: str = "cam") -> Tuple[
 
 def saliency_at_exits(
     model: EarlyExitCNN, x: torch.Tensor, method: str = "cam", batch_size: int = 256
-) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Every exit's logits and maps for a set of images (all exits computed: for analysis
     and for sweeping thresholds, not for saving compute).
 
@@ -115,7 +116,7 @@ def saliency_at_exits(
     try:
         heads = list(model.exits.values())
         for start in range(0, len(x), batch_size):
-            h, k = x[start:start + batch_size].to(device), 0
+            h, k = x[start : start + batch_size].to(device), 0
             for i, block in enumerate(model.features, start=1):
                 with torch.no_grad():
                     h = block(h)
@@ -135,8 +136,10 @@ def _head_shapes(model: EarlyExitCNN, input_shape: Sequence[int]) -> list:
     shapes = {}
     hooks = []
     for name, head in model.exits.items():
+
         def hook(module, args, output, name=name):
             shapes[name] = (tuple(args[0].shape[1:]), tuple(module.conv(args[0]).shape[1:]))
+
         hooks.append(head.register_forward_hook(hook))
     param = next(model.parameters())
     was_training = model.training

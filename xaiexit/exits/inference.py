@@ -1,7 +1,8 @@
 """Early-exit inference that really stops, and its simulation from all exits' logits."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 
@@ -30,8 +31,8 @@ def predict_with_exits(
     x: torch.Tensor,
     rule: ExitRule,
     thresholds: Sequence[float],
-    temperatures: Optional[Sequence[float]] = None,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+    temperatures: Sequence[float] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Classify a batch, letting each sample leave at the first exit sure enough of it.
 
     Samples that exit leave the batch; only the rest run through the next block, so
@@ -70,8 +71,10 @@ def predict_with_exits(
     """
     temperatures = _check_thresholds(model.num_exits, thresholds, temperatures)
     if rule.needs_final_exit:
-        raise ValueError(f"{rule.name!r} compares with the final exit's map, which exists only after the whole "
-                         "network ran: it cannot stop early. Evaluate it with simulate_exits / evaluate_exit_rules")
+        raise ValueError(
+            f"{rule.name!r} compares with the final exit's map, which exists only after the whole "
+            "network ran: it cannot stop early. Evaluate it with simulate_exits / evaluate_exit_rules"
+        )
     batch = x.shape[0]
     predictions = torch.full((batch,), -1, dtype=torch.long, device=x.device)
     exit_index = torch.full((batch,), -1, dtype=torch.long, device=x.device)
@@ -110,9 +113,9 @@ def simulate_exits(
     logits_per_exit: Sequence[torch.Tensor],
     rule: ExitRule,
     thresholds: Sequence[float],
-    temperatures: Optional[Sequence[float]] = None,
-    maps_per_exit: Optional[Sequence[torch.Tensor]] = None,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+    temperatures: Sequence[float] | None = None,
+    maps_per_exit: Sequence[torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The decisions of :func:`predict_with_exits`, from logits already computed at every exit.
 
     Cheap for sweeping thresholds (one forward pass for the whole sweep); it gives the

@@ -1,7 +1,8 @@
 """The joint loss that trains every exit of an early-exit network at once."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 def early_exit_loss(
     logits_per_exit: Sequence[torch.Tensor],
     y: torch.Tensor,
-    weights: Optional[Sequence[float]] = None,
+    weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
     r"""Weighted sum of every exit's cross-entropy.
 

@@ -16,10 +16,11 @@ as 2 per MAC; this course always counts MACs). Counted from the layers themselve
   and max-pooling (comparisons, not multiplications), and softmax-based exit rules
   (``O(K)`` per sample, negligible next to any layer).
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -88,7 +89,7 @@ def _layer_macs(layer: nn.Module, inputs: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def count_macs(model: nn.Module, input_shape: Sequence[int]) -> "OrderedDict[str, int]":
+def count_macs(model: nn.Module, input_shape: Sequence[int]) -> OrderedDict[str, int]:
     """MACs per image of every counted layer, found by running the model once.
 
     Parameters
@@ -110,12 +111,14 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> "OrderedDict[str
     >>> dict(count_macs(model, (1, 4, 4)))   # 2*2*2*1*3*3 = 72 and 8*4 = 32
     {'0': 72, '2': 32}
     """
-    macs: "OrderedDict[str, int]" = OrderedDict()
+    macs: OrderedDict[str, int] = OrderedDict()
     hooks = []
     for name, module in model.named_modules():
         if isinstance(module, COUNTED):
+
             def hook(module, args, output, name=name):
                 macs[name] = macs.get(name, 0) + _layer_macs(module, args[0])
+
             hooks.append(module.register_forward_hook(hook))
     param = next(model.parameters(), None)
     x = torch.zeros(1, *input_shape, device=param.device if param is not None else "cpu")
@@ -130,7 +133,7 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> "OrderedDict[str
     return macs
 
 
-def macs_by_part(model: EarlyExitCNN, input_shape: Sequence[int]) -> "OrderedDict[str, int]":
+def macs_by_part(model: EarlyExitCNN, input_shape: Sequence[int]) -> OrderedDict[str, int]:
     """MACs per image of each block and each exit of an early-exit model.
 
     Returns
@@ -144,7 +147,7 @@ def macs_by_part(model: EarlyExitCNN, input_shape: Sequence[int]) -> "OrderedDic
     >>> list(parts)
     ['block1', 'block2', 'exit1', 'exit2']
     """
-    parts: "OrderedDict[str, int]" = OrderedDict((n, 0) for n in model.features._modules)
+    parts: OrderedDict[str, int] = OrderedDict((n, 0) for n in model.features._modules)
     parts.update((n, 0) for n in model.exits)
     for name, macs in count_macs(model, input_shape).items():
         parts[name.split(".")[1]] += macs

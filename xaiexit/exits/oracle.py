@@ -1,7 +1,9 @@
 """The oracle: the earliest exit that gets each sample right, the bound on what exits can save."""
+
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 

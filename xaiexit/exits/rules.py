@@ -12,10 +12,11 @@ For ``MaxSoftmax`` and ``Margin`` a *higher* score is surer (leave when
 ``score >= threshold``); for ``Entropy`` a *lower* one (leave when
 ``score <= threshold``). ``rule.higher_is_surer`` says which.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -99,8 +100,10 @@ class ExitRule:
         if logits.dim() != 2:
             raise ValueError(f"logits must be shaped (B, K), got {tuple(logits.shape)}")
         if self.saliency is not None and maps is None:
-            raise ValueError(f"{self.name!r} scores saliency maps: pass maps=(B, h, w) {self.saliency} maps of "
-                             "the same samples (saliency_at_exits or exit_maps computes them)")
+            raise ValueError(
+                f"{self.name!r} scores saliency maps: pass maps=(B, h, w) {self.saliency} maps of "
+                "the same samples (saliency_at_exits or exit_maps computes them)"
+            )
         return self._score(logits, maps, reference_maps)
 
     def exits(self, logits: torch.Tensor, threshold: float, maps=None, reference_maps=None) -> torch.Tensor:
@@ -180,8 +183,8 @@ class Calibrated(ExitRule):
 def scores_at_exits(
     rule: ExitRule,
     logits_per_exit: Sequence[torch.Tensor],
-    maps_per_exit: Optional[Sequence[torch.Tensor]] = None,
-    temperatures: Optional[Sequence[float]] = None,
+    maps_per_exit: Sequence[torch.Tensor] | None = None,
+    temperatures: Sequence[float] | None = None,
 ) -> list:
     """The rule's score of every sample at every side exit: a list of ``E - 1`` ``(N,)`` tensors.
 

@@ -15,6 +15,7 @@ leave. Each rule has the interface of :class:`~xaiexit.exits.rules.ExitRule`:
 Their cost is the exit's map (:func:`~xaiexit.exits.exit_saliency.saliency_macs`) plus the
 score computed from it (:meth:`measure_macs`, declared per map value below).
 """
+
 from __future__ import annotations
 
 import torch
@@ -110,8 +111,12 @@ class CoherenceRule(ExitRule):
     def _similarity(self, a, b):
         if self.measure == "cosine":
             return cosine_similarity_maps(a, b)
-        a, b = (F.interpolate(normalize_maps(m.double())[:, None], size=(self.size, self.size), mode="bilinear",
-                              align_corners=False)[:, 0] for m in (a, b))
+        a, b = (
+            F.interpolate(
+                normalize_maps(m.double())[:, None], size=(self.size, self.size), mode="bilinear", align_corners=False
+            )[:, 0]
+            for m in (a, b)
+        )
         return ssim_maps(a, b)
 
     def _score(self, logits, maps, reference_maps):
@@ -166,8 +171,11 @@ class Both(ExitRule):
             raise ValueError(f"the two rules read different maps ({sorted(saliencies)}); use one saliency method")
         self.saliency = saliencies.pop() if saliencies else None
         self.reference = first.reference or second.reference
-        self.name = f"{first.name} >= {self.first_threshold:g} and {second.name}" if first.higher_is_surer else \
-            f"{first.name} <= {self.first_threshold:g} and {second.name}"
+        self.name = (
+            f"{first.name} >= {self.first_threshold:g} and {second.name}"
+            if first.higher_is_surer
+            else f"{first.name} <= {self.first_threshold:g} and {second.name}"
+        )
 
     def _score(self, logits, maps, reference_maps):
         gate = self.first.exits(logits, self.first_threshold, maps, reference_maps)

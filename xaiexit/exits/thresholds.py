@@ -1,8 +1,10 @@
 """Choosing exit thresholds on the validation split."""
+
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -150,8 +152,9 @@ def leaves(scores: torch.Tensor, threshold: float, higher_is_surer: bool = True)
     return scores >= threshold if higher_is_surer else scores <= threshold
 
 
-def exits_from_scores(scores_per_exit: Sequence[torch.Tensor], thresholds: Sequence[float],
-                      higher_is_surer: bool = True) -> torch.Tensor:
+def exits_from_scores(
+    scores_per_exit: Sequence[torch.Tensor], thresholds: Sequence[float], higher_is_surer: bool = True
+) -> torch.Tensor:
     """``(N,) long``: the first side exit whose score passes its threshold, else the final exit
     (``len(scores_per_exit)``)."""
     n = len(scores_per_exit[0])
@@ -169,8 +172,8 @@ def choose_thresholds(
     y: torch.Tensor,
     rule: ExitRule,
     target_accuracy: float,
-    temperatures: Optional[Sequence[float]] = None,
-    maps_per_exit: Optional[Sequence[torch.Tensor]] = None,
+    temperatures: Sequence[float] | None = None,
+    maps_per_exit: Sequence[torch.Tensor] | None = None,
 ) -> list:
     """One threshold per side exit, chosen exit by exit on validation logits (and maps).
 

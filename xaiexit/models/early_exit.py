@@ -12,10 +12,11 @@ References
 .. [2] Y. Kaya, S. Hong, T. Dumitras, "Shallow-Deep Networks: Understanding and
    Mitigating Network Overthinking", ICML 2019, arXiv:1810.07052.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ class Exit(nn.Module):
     Shapes: ``(B, in_channels, h, w) -> (B, num_classes)``.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, width: Optional[int] = None):
+    def __init__(self, in_channels: int, num_classes: int, width: int | None = None):
         super().__init__()
         if width is None:
             self.conv = nn.Identity()
@@ -126,7 +127,7 @@ class EarlyExitCNN(nn.Module):
     def num_exits(self) -> int:
         return len(self.exit_blocks)
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_input(self, x)
         logits, heads = [], iter(self.exits.values())
         for i, block in enumerate(self.features, start=1):

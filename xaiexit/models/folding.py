@@ -6,6 +6,7 @@ less pass over memory. This is what "batch norm is free at inference" means when
 are counted (:mod:`xaiexit.exits.macs`); timing benchmarks fold it so that the clock
 and the MAC count describe the same network.
 """
+
 from __future__ import annotations
 
 import copy

@@ -5,10 +5,11 @@ name (``model.block1``, ``model.block2``, ...), so layer methods such as Grad-CA
 target it with ``layer="block3"``. Global average pooling makes the model work on any
 input size that survives the pooling.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

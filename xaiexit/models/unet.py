@@ -18,10 +18,10 @@ References
 .. [1] O. Ronneberger, P. Fischer, T. Brox, "U-Net: Convolutional Networks for Biomedical
    Image Segmentation", MICCAI 2015, arXiv:1505.04597.
 """
+
 from __future__ import annotations
 
 import math
-from typing import List
 
 import torch
 from torch import nn
@@ -46,20 +46,25 @@ def unet_output_size(input_size: int, depth: int = 4, padding: bool = False) -> 
     388
     >>> unet_output_size(188), unet_output_size(92, depth=2)
     (4, 52)
-    >>> unet_output_size(570)
+    >>> unet_output_size(570)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: input size 570 is not legal for a valid U-Net of depth 4: every max-pool needs an even size and every layer a positive one; the nearest legal sizes are 556 and 572
+    ValueError: input size 570 is not legal for a valid U-Net of depth 4: ... the nearest legal sizes are 556 and 572
     """
     size = _walk(int(input_size), depth, padding)
     if size is None:
         below, above = nearest_legal_sizes(input_size, depth, padding)
         kind = "padded" if padding else "valid"
         near = f"{below} and {above}" if below is not None else f"{above}"
-        rule = ("it must be divisible by 2 ** depth" if padding else
-                "every max-pool needs an even size and every layer a positive one")
-        raise ValueError(f"input size {input_size} is not legal for a {kind} U-Net of depth {depth}: {rule}; "
-                         f"the nearest legal sizes are {near}")
+        rule = (
+            "it must be divisible by 2 ** depth"
+            if padding
+            else "every max-pool needs an even size and every layer a positive one"
+        )
+        raise ValueError(
+            f"input size {input_size} is not legal for a {kind} U-Net of depth {depth}: {rule}; "
+            f"the nearest legal sizes are {near}"
+        )
     return size
 
 
@@ -86,8 +91,11 @@ def _walk(size: int, depth: int, padding: bool):
 def nearest_legal_sizes(input_size: int, depth: int = 4, padding: bool = False) -> tuple:
     """The largest legal size below ``input_size`` (None if none) and the smallest above it."""
     below = next((s for s in range(int(input_size) - 1, 0, -1) if _walk(s, depth, padding) is not None), None)
-    above = next(s for s in range(int(input_size) + 1, int(input_size) + 2 ** (depth + 3) + 200)
-                 if _walk(s, depth, padding) is not None)
+    above = next(
+        s
+        for s in range(int(input_size) + 1, int(input_size) + 2 ** (depth + 3) + 200)
+        if _walk(s, depth, padding) is not None
+    )
     return below, above
 
 
@@ -109,15 +117,17 @@ def center_crop(features: torch.Tensor, size) -> torch.Tensor:
     if h > H or w > W:
         raise ValueError(f"cannot crop a {H}x{W} map to {h}x{w}: the crop is larger than the map")
     top, left = (H - h) // 2, (W - w) // 2
-    return features[..., top:top + h, left:left + w]
+    return features[..., top : top + h, left : left + w]
 
 
 def double_conv(in_channels: int, out_channels: int, padding: bool) -> nn.Sequential:
     """``conv 3x3 -> ReLU -> conv 3x3 -> ReLU``, valid (``padding=False``) or same-size."""
     p = 1 if padding else 0
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=p), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=p), nn.ReLU(inplace=True),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=p),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=p),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -164,14 +174,21 @@ class UNet(nn.Module):
     torch.Size([1, 2, 52, 52])
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, depth: int = 4, base_width: int = 64,
-                 padding: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        depth: int = 4,
+        base_width: int = 64,
+        padding: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if depth < 1 or base_width < 1:
             raise ValueError(f"depth and base_width must be positive, got depth={depth}, base_width={base_width}")
         self.in_channels, self.num_classes = in_channels, num_classes
         self.depth, self.base_width, self.padding = depth, base_width, padding
-        widths = [base_width * 2 ** i for i in range(depth + 1)]
+        widths = [base_width * 2**i for i in range(depth + 1)]
         channels = in_channels
         for i in range(1, depth + 1):
             setattr(self, f"down{i}", double_conv(channels, widths[i - 1], padding))
@@ -191,11 +208,13 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNet expects a batch shaped (B, {self.in_channels}, H, W), got {tuple(x.shape)}; "
-                             "add a batch dimension with x.unsqueeze(0) for a single image")
+            raise ValueError(
+                f"UNet expects a batch shaped (B, {self.in_channels}, H, W), got {tuple(x.shape)}; "
+                "add a batch dimension with x.unsqueeze(0) for a single image"
+            )
         for side in x.shape[-2:]:
             unet_output_size(int(side), self.depth, self.padding)  # a clear error for an illegal size
-        skips: List[torch.Tensor] = []
+        skips: list[torch.Tensor] = []
         for i in range(1, self.depth + 1):
             x = getattr(self, f"down{i}")(x)
             skips.append(x)

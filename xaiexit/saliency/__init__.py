@@ -22,6 +22,7 @@ Examples
 >>> to_heatmap(integrated_gradients(model, x, target=1)).shape
 torch.Size([2, 64, 64])
 """
+
 from xaiexit.saliency import metrics, sanity
 from xaiexit.saliency.grad_cam import grad_cam
 from xaiexit.saliency.gradient import gradient_x_input, vanilla_gradient

@@ -12,15 +12,16 @@ Each method in this package follows the same recipe:
 
 Keeping these steps here lets each method file show only its idea.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Union
 
 import torch
 from torch import nn
 
-Target = Union[int, torch.Tensor, None]
+Target = int | torch.Tensor | None
 
 #: How many input numbers (``images * C * H * W``) one forward/backward pass may hold
 #: when a method expands the batch (SmoothGrad's noisy copies, Integrated Gradients'
@@ -139,7 +140,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> 
     return grad
 
 
-def baseline_like(baseline: Union[None, float, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def baseline_like(baseline: None | float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Baseline as a tensor with the shape, dtype and device of ``x``."""
     if baseline is None:
         return torch.zeros_like(x)

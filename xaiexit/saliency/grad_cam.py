@@ -1,7 +1,6 @@
 """Grad-CAM: weight a layer's feature maps by how much the class score needs them."""
-from __future__ import annotations
 
-from typing import Union
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +9,7 @@ from torch import nn
 from xaiexit.saliency._common import Target, check_images, frozen_eval, resolve_target, target_scores
 
 
-def find_layer(model: nn.Module, layer: Union[str, nn.Module]) -> nn.Module:
+def find_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
     """Resolve ``layer`` to a submodule of ``model``.
 
     A module is returned as is. A name is looked up exactly
@@ -37,7 +36,7 @@ def grad_cam(
     model: nn.Module,
     x: torch.Tensor,
     target: Target = None,
-    layer: Union[str, nn.Module] = "block3",
+    layer: str | nn.Module = "block3",
     relu: bool = True,
     upsample: bool = True,
 ) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Gradient saliency: how much does the class score react to each input value?"""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Turn attributions into one displayable map per image."""
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,7 @@ def to_heatmap(attr: torch.Tensor, reduce: str = "max_abs", normalize: bool = Tr
     if not isinstance(attr, torch.Tensor) or attr.dim() not in (3, 4):
         shape = tuple(attr.shape) if isinstance(attr, torch.Tensor) else type(attr).__name__
         raise ValueError(
-            f"attr must be shaped (B, C, H, W) or (B, H, W), got {shape}; "
-            "add a batch dimension with attr.unsqueeze(0)"
+            f"attr must be shaped (B, C, H, W) or (B, H, W), got {shape}; add a batch dimension with attr.unsqueeze(0)"
         )
     if reduce not in REDUCTIONS:
         raise ValueError(f"unknown reduce {reduce!r}; choose one of {REDUCTIONS}")

@@ -1,7 +1,6 @@
 """Integrated Gradients: gradients accumulated along a straight path from a baseline."""
-from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from xaiexit.saliency._common import (
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 
 
-def path_rule(rule: str, steps: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def path_rule(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Points ``alpha_k`` in [0, 1] and weights ``w_k`` with ``sum_k w_k f(alpha_k) ~ int_0^1 f``.
 
     The points are the ones Captum uses. The weights are Captum's too, except for
@@ -58,12 +57,12 @@ def integrated_gradients(
     model: nn.Module,
     x: torch.Tensor,
     target: Target = None,
-    baseline: Union[None, float, torch.Tensor] = None,
+    baseline: None | float | torch.Tensor = None,
     steps: int = 50,
     rule: str = "gausslegendre",
-    batch_size: Optional[int] = None,
+    batch_size: int | None = None,
     return_gap: bool = False,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     r"""Integrate the input gradient along the straight line from a baseline to ``x``.
 
     Parameters
@@ -150,7 +149,7 @@ def completeness_gap(
     x: torch.Tensor,
     target: Target,
     attributions: torch.Tensor,
-    baseline: Union[None, float, torch.Tensor] = None,
+    baseline: None | float | torch.Tensor = None,
 ) -> torch.Tensor:
     r"""How far attributions are from adding up to the score change from the baseline.
 
@@ -197,4 +196,3 @@ def completeness_gap(
         target = resolve_target(model, x, target)
         change = target_scores(model(x), target) - target_scores(model(baseline), target)
     return attributions.detach().sum(dim=(1, 2, 3)) - change
-

@@ -2,6 +2,7 @@
 
 Every function works per sample and returns a ``(B,)`` tensor.
 """
+
 from __future__ import annotations
 
 import torch
@@ -254,8 +255,10 @@ def _flat(attr: torch.Tensor, name: str) -> torch.Tensor:
     """``(B, ...) -> (B, n)`` as a floating-point tensor without gradient."""
     if not isinstance(attr, torch.Tensor) or attr.dim() < 2:
         shape = tuple(attr.shape) if isinstance(attr, torch.Tensor) else type(attr).__name__
-        raise ValueError(f"{name} must be a tensor shaped (B, ...) with a batch dimension, got {shape}; "
-                         "add one with attr.unsqueeze(0)")
+        raise ValueError(
+            f"{name} must be a tensor shaped (B, ...) with a batch dimension, got {shape}; "
+            "add one with attr.unsqueeze(0)"
+        )
     attr = attr.detach().flatten(1)
     return attr if attr.is_floating_point() else attr.float()
 
@@ -263,8 +266,9 @@ def _flat(attr: torch.Tensor, name: str) -> torch.Tensor:
 def _map_and_mask(heatmap: torch.Tensor, mask: torch.Tensor):
     """Check shapes; return the ``(B, H, W)`` float map and the ``(B, H, W)`` bool mask."""
     if not isinstance(heatmap, torch.Tensor) or heatmap.dim() not in (3, 4):
-        raise ValueError("heatmap must be a tensor shaped (B, H, W) or (B, C, H, W); "
-                         "add a batch dimension with heatmap.unsqueeze(0)")
+        raise ValueError(
+            "heatmap must be a tensor shaped (B, H, W) or (B, C, H, W); add a batch dimension with heatmap.unsqueeze(0)"
+        )
     heatmap = heatmap.detach()
     if not heatmap.is_floating_point():
         heatmap = heatmap.float()

@@ -1,8 +1,8 @@
 """Occlusion: hide a patch, see how much the class score drops."""
+
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from xaiexit.saliency._common import (
     target_scores,
 )
 
-Size = Union[int, Tuple[int, int]]
+Size = int | tuple[int, int]
 
 
 def occlusion(
@@ -27,8 +27,8 @@ def occlusion(
     target: Target = None,
     window: Size = 8,
     stride: Size = 4,
-    baseline: Union[float, torch.Tensor] = 0.0,
-    batch_size: Optional[int] = None,
+    baseline: float | torch.Tensor = 0.0,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
     r"""Score drop when a sliding window of the image is replaced by a baseline.
 
@@ -117,12 +117,12 @@ def occlusion(
     return (total / count).expand(B, C, H, W).clone()
 
 
-def _starts(size: int, window: int, stride: int) -> List[int]:
+def _starts(size: int, window: int, stride: int) -> list[int]:
     """First index of every patch along one axis, as in Captum: ceil((size - window) / stride) + 1 of them."""
     return [k * stride for k in range(math.ceil((size - window) / stride) + 1)]
 
 
-def _pair(value: Size, name: str) -> Tuple[int, int]:
+def _pair(value: Size, name: str) -> tuple[int, int]:
     """``4 -> (4, 4)``; ``(4, 2) -> (4, 2)``; both entries must be integers >= 1."""
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2:

@@ -21,10 +21,11 @@ References
 .. [2] P.-J. Kindermans, S. Hooker, J. Adebayo, M. Alber, K. T. Schuett, S. Daehne,
    D. Erhan, B. Kim, "The (Un)reliability of Saliency Methods", 2017, arXiv:1711.00867.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Callable, List, Tuple, Union
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,7 @@ Similarity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # --- comparing two maps -------------------------------------------------------------------
+
 
 def average_ranks(values: torch.Tensor) -> torch.Tensor:
     """Rank the values of each row from 1 to n; tied values share their average rank.
@@ -148,8 +150,10 @@ def ssim_maps(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window:
     tensor([1., 1.], dtype=torch.float64)
     """
     if not isinstance(a, torch.Tensor) or a.dim() != 3:
-        raise ValueError(f"heatmaps must be shaped (B, H, W), got {_shape(a)}; turn attributions into maps "
-                         "with to_heatmap(attr) first")
+        raise ValueError(
+            f"heatmaps must be shaped (B, H, W), got {_shape(a)}; turn attributions into maps "
+            "with to_heatmap(attr) first"
+        )
     flat_a, flat_b = _pair_of_maps(a, b)
     a, b = flat_a.double().view(a.shape), flat_b.double().view(a.shape)
     H, W = a.shape[1:]
@@ -169,7 +173,8 @@ def ssim_maps(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window:
 
 # --- cascading randomisation --------------------------------------------------------------
 
-def layers_top_down(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+
+def layers_top_down(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The model's convolution and linear layers, from the output back to the input.
 
     Returns
@@ -278,6 +283,7 @@ def _spearman_of_magnitudes(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 # --- constant-shift invariance ------------------------------------------------------------
 
+
 class ShiftAbsorbed(nn.Module):
     """A first layer that takes ``x + m`` and computes what ``layer`` computes on ``x``.
 
@@ -304,7 +310,7 @@ class ShiftAbsorbed(nn.Module):
         return self.layer(z) - w_m
 
 
-def shift_input_layer(model: nn.Module, shift: Union[float, torch.Tensor]) -> nn.Module:
+def shift_input_layer(model: nn.Module, shift: float | torch.Tensor) -> nn.Module:
     """A copy of ``model`` that expects ``x + shift`` and gives exactly ``model(x)``.
 
     Parameters
@@ -339,8 +345,10 @@ def shift_input_layer(model: nn.Module, shift: Union[float, torch.Tensor]) -> nn
     else:
         fits = shift.numel() in (1, layer.in_channels)
     if not fits:
-        raise ValueError(f"a shift of {shift.numel()} values (one per input channel) does not fit the first "
-                         f"layer {name!r}, {layer}; give a float or one value per input channel")
+        raise ValueError(
+            f"a shift of {shift.numel()} values (one per input channel) does not fit the first "
+            f"layer {name!r}, {layer}; give a float or one value per input channel"
+        )
     parent = shifted.get_submodule(name.rpartition(".")[0]) if "." in name else shifted
     setattr(parent, name.rpartition(".")[2], ShiftAbsorbed(layer, shift))
     return shifted
@@ -351,7 +359,7 @@ def constant_shift_test(
     x: torch.Tensor,
     target: Target,
     method: Method,
-    shift: Union[float, torch.Tensor] = 1.0,
+    shift: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
     r"""How much a method's map changes when the input is shifted and the model absorbs it.
 
@@ -399,16 +407,19 @@ def constant_shift_test(
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def _shape(t) -> object:
     return tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
 
 
-def _pair_of_maps(a: torch.Tensor, b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def _pair_of_maps(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Check two batches of maps; return them flattened to ``(B, n)`` without gradient."""
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or t.dim() < 2:
             raise ValueError(f"{name} must be a tensor shaped (B, ...) with a batch dimension, got {_shape(t)}")
     if a.shape != b.shape:
-        raise ValueError(f"the maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}; "
-                         "compare maps of the same method and resolution")
+        raise ValueError(
+            f"the maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}; "
+            "compare maps of the same method and resolution"
+        )
     return a.detach().flatten(1), b.detach().flatten(1).to(a.device)

@@ -1,7 +1,6 @@
 """SmoothGrad and VarGrad: average gradients over noisy copies of the input."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -27,8 +26,8 @@ def smoothgrad(
     noise: float = 0.15,
     kind: str = "smoothgrad",
     abs: bool = True,
-    batch_size: Optional[int] = None,
-    generator: Optional[torch.Generator] = None,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""Average the input gradient over ``n`` noisy copies of each image.
 

@@ -10,17 +10,18 @@ smooth dense field. The same field moves the image (interpolated) and its label 
 Convention: a displacement field ``d`` of shape ``(2, H, W)`` (rows, columns, in pixels)
 warps by *pulling*: ``out[p] = in[p + d[p]]``; outside the image, values are mirrored.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 
-def elastic_field(height: int, width: int, grid: int = 3, sigma: float = 10.0,
-                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def elastic_field(
+    height: int, width: int, grid: int = 3, sigma: float = 10.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A smooth random displacement field ``(2, height, width)`` in pixels.
 
     Displacements of the ``grid x grid`` control points (spread evenly, corners included)
@@ -39,7 +40,7 @@ def elastic_field(height: int, width: int, grid: int = 3, sigma: float = 10.0,
     return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)[0].float()
 
 
-def affine_field(height: int, width: int, shift: Tuple[float, float] = (0.0, 0.0), angle: float = 0.0) -> torch.Tensor:
+def affine_field(height: int, width: int, shift: tuple[float, float] = (0.0, 0.0), angle: float = 0.0) -> torch.Tensor:
     """The displacement field ``(2, H, W)`` of a rotation by ``angle`` degrees about the image
     centre followed by a shift of ``(rows, columns)`` pixels, in the pull convention."""
     y = torch.arange(height, dtype=torch.float64)[:, None].expand(height, width)
@@ -84,9 +85,9 @@ def elastic_deform(
     mask: torch.Tensor,
     grid: int = 3,
     sigma: float = 10.0,
-    generator: Optional[torch.Generator] = None,
+    generator: torch.Generator | None = None,
     image_mode: str = "bicubic",
-) -> Tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's elastic deformation, applied with one field to an image and its mask.
 
     Parameters
@@ -128,13 +129,13 @@ def _apply(image, mask, field, image_mode):
 def augment(
     image: torch.Tensor,
     mask: torch.Tensor,
-    generator: Optional[torch.Generator] = None,
+    generator: torch.Generator | None = None,
     max_shift: float = 8.0,
     max_angle: float = 15.0,
     grid: int = 3,
     sigma: float = 10.0,
-    grey: Tuple[float, float] = (0.2, 0.1),
-) -> Tuple[torch.Tensor, torch.Tensor]:
+    grey: tuple[float, float] = (0.2, 0.1),
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift, rotation and elastic deformation in one resampling, then grey-value changes.
 
     A shift uniform in ``[-max_shift, max_shift]`` pixels per axis, an angle uniform in

@@ -9,10 +9,10 @@
 - :func:`class_iou`: per-class IoU over a batch, optionally ignoring one class of the
   *target* (the Oxford-IIIT Pet trimap's "not classified" border).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import torch
@@ -22,8 +22,10 @@ from scipy import ndimage
 def _pair(pred, target):
     pred, target = torch.as_tensor(pred), torch.as_tensor(target)
     if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape; "
-                         "crop the target to a valid U-Net's output with center_crop")
+        raise ValueError(
+            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape; "
+            "crop the target to a valid U-Net's output with center_crop"
+        )
     return pred, target
 
 
@@ -100,8 +102,9 @@ def adapted_rand_error(segmentation, truth, ignore_labels=(0,)) -> tuple:
     seg = np.asarray(segmentation.cpu() if isinstance(segmentation, torch.Tensor) else segmentation).ravel()
     true = np.asarray(truth.cpu() if isinstance(truth, torch.Tensor) else truth).ravel()
     if seg.shape != true.shape:
-        raise ValueError(f"segmentation and truth must have the same shape, got {np.shape(segmentation)} "
-                         f"and {np.shape(truth)}")
+        raise ValueError(
+            f"segmentation and truth must have the same shape, got {np.shape(segmentation)} and {np.shape(truth)}"
+        )
     keep = ~np.isin(true, list(ignore_labels))
     seg, true = seg[keep].astype(np.int64), true[keep].astype(np.int64)
     n = len(true)
@@ -119,8 +122,9 @@ def adapted_rand_error(segmentation, truth, ignore_labels=(0,)) -> tuple:
     return error, precision, recall
 
 
-def class_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
-              ignore_index: Optional[int] = None) -> torch.Tensor:
+def class_iou(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int | None = None
+) -> torch.Tensor:
     """IoU of every class over a batch of label maps: ``(num_classes,)`` float64.
 
     Pixels whose target is ``ignore_index`` are left out (whatever was predicted there),
@@ -164,7 +168,7 @@ def touching_pairs(instances, gap: float = 3.0) -> list:
     pairs = []
     for a, i in enumerate(ids):
         distance = ndimage.distance_transform_edt(labels != i)
-        for j in ids[a + 1:]:
+        for j in ids[a + 1 :]:
             if distance[labels == j].min() <= gap:
                 pairs.append((i, j))
     return pairs

@@ -11,10 +11,10 @@ at a multiple of ``2 ** depth`` (16 for the paper's four max-pools): only then d
 tile's pooling windows line up with those of the whole image. With the paper's 388-pixel
 output tiles, a stride of 388 leaves visible seams; 384 does not.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -45,16 +45,18 @@ def mirror_pad(image: torch.Tensor, top: int, bottom: int, left: int, right: int
     return image[..., rows, :][..., :, cols]
 
 
-def _tiling(model: nn.Module, size: int, tile: int, stride: Optional[int]):
+def _tiling(model: nn.Module, size: int, tile: int, stride: int | None):
     out = model.output_size(tile)
     if out == tile:
         raise ValueError("overlap-tile needs a valid U-Net (padding=False), whose output is smaller than its input")
-    step = 2 ** model.depth
+    step = 2**model.depth
     if stride is None:
         if out < step:
-            raise ValueError(f"the {tile}-pixel tile gives a {out}-pixel output, smaller than 2 ** depth = {step}, so "
-                             f"no stride can keep tiles aligned with the pooling; use a larger tile "
-                             f"(e.g. {tile + step * -(-(step - out) // step)})")
+            raise ValueError(
+                f"the {tile}-pixel tile gives a {out}-pixel output, smaller than 2 ** depth = {step}, so "
+                f"no stride can keep tiles aligned with the pooling; use a larger tile "
+                f"(e.g. {tile + step * -(-(step - out) // step)})"
+            )
         stride = out // step * step  # the largest multiple of 2 ** depth that leaves no gap
     if not 0 < stride <= out:
         raise ValueError(f"stride must be between 1 and the output tile {out} (no gaps between tiles), got {stride}")
@@ -63,7 +65,7 @@ def _tiling(model: nn.Module, size: int, tile: int, stride: Optional[int]):
 
 
 @torch.no_grad()
-def overlap_tile_predict(model: nn.Module, image: torch.Tensor, tile: int, stride: Optional[int] = None) -> torch.Tensor:
+def overlap_tile_predict(model: nn.Module, image: torch.Tensor, tile: int, stride: int | None = None) -> torch.Tensor:
     """Scores for every pixel of a large image, from a valid U-Net run on ``tile x tile`` pieces.
 
     Parameters
@@ -98,10 +100,10 @@ def overlap_tile_predict(model: nn.Module, image: torch.Tensor, tile: int, strid
         for ty in range(ny):
             for tx in range(nx):
                 y, x = ty * stride_y, tx * stride_x
-                piece = model(padded[None, :, y:y + tile, x:x + tile])[0]
+                piece = model(padded[None, :, y : y + tile, x : x + tile])[0]
                 if scores is None:
                     scores = piece.new_empty(piece.shape[0], covered_y, covered_x)
-                scores[:, y:y + out, x:x + out] = piece  # later tiles overwrite the overlap: no averaging
+                scores[:, y : y + out, x : x + out] = piece  # later tiles overwrite the overlap: no averaging
     finally:
         model.train(was_training)
     return scores[:, :H, :W]

@@ -9,10 +9,10 @@
   a valid U-Net). The paper used SGD with momentum 0.99 and one large tile per step; on a
   CPU, small batches of small images with Adam reach the same kind of result much sooner.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import numpy as np
 import torch
@@ -43,14 +43,22 @@ class CellTrainingSet(Dataset):
         with draws from a generator seeded by ``seed``.
     """
 
-    def __init__(self, images, instances, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced",
-                 augment: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        images,
+        instances,
+        w0: float = 10.0,
+        sigma: float = 5.0,
+        class_weights="balanced",
+        augment: bool = False,
+        seed: int = 0,
+    ):
         if len(images) != len(instances):
             raise ValueError(f"{len(images)} images but {len(instances)} label images")
         self.images, self.instances = images, instances
         self.w0, self.sigma, self.class_weights, self.augment = w0, sigma, class_weights, augment
         self.generator = torch.Generator().manual_seed(seed)
-        self._weights = None if augment else [weight_map(l, w0, sigma, class_weights) for l in instances]
+        self._weights = None if augment else [weight_map(labels, w0, sigma, class_weights) for labels in instances]
 
     def __len__(self) -> int:
         return len(self.images)
@@ -94,8 +102,16 @@ class TrimapTrainingSet(Dataset):
         return self.images[index], target, (target != BORDER).float()
 
 
-def fit_unet(model: nn.Module, train_set: Dataset, epochs: int = 30, lr: float = 1e-3, batch_size: int = 4,
-             seed: int = 0, device=None, progress: bool = False) -> dict:
+def fit_unet(
+    model: nn.Module,
+    train_set: Dataset,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    batch_size: int = 4,
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
+) -> dict:
     """Train a U-Net on ``(image, target, weights)`` samples with the weighted cross-entropy.
 
     Returns
@@ -109,8 +125,9 @@ def fit_unet(model: nn.Module, train_set: Dataset, epochs: int = 30, lr: float =
     device = torch.device(device) if device is not None else default_device()
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed), num_workers=0)
+    loader = DataLoader(
+        train_set, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed), num_workers=0
+    )
     history, started = {"train_loss": []}, time.perf_counter()
     for epoch in range(epochs):
         total, count = 0.0, 0
@@ -136,8 +153,12 @@ def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 8) -
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([segment(model, images[i:i + batch_size].to(device)).argmax(dim=1).cpu()
-                          for i in range(0, len(images), batch_size)])
+        return torch.cat(
+            [
+                segment(model, images[i : i + batch_size].to(device)).argmax(dim=1).cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
     finally:
         model.train(was_training)
 
@@ -148,8 +169,18 @@ def cell_metrics(predicted: torch.Tensor, instances: torch.Tensor) -> dict:
     apart. ``predicted`` ``(N, H, W)`` 0/1, ``instances`` ``(N, H, W)``."""
     rows = []
     for pred, truth in zip(predicted, instances):
-        rows.append((iou(pred, truth > 0), pixel_error(pred, (truth > 0).long()),
-                     adapted_rand_error(connected_components(pred), truth)[0], separated_share(pred, truth)))
+        rows.append(
+            (
+                iou(pred, truth > 0),
+                pixel_error(pred, (truth > 0).long()),
+                adapted_rand_error(connected_components(pred), truth)[0],
+                separated_share(pred, truth),
+            )
+        )
     values = np.array(rows, dtype=np.float64)
-    return {"iou": float(values[:, 0].mean()), "pixel_error": float(values[:, 1].mean()),
-            "rand_error": float(values[:, 2].mean()), "separated": float(np.nanmean(values[:, 3]))}
+    return {
+        "iou": float(values[:, 0].mean()),
+        "pixel_error": float(values[:, 1].mean()),
+        "rand_error": float(values[:, 2].mean()),
+        "separated": float(np.nanmean(values[:, 3])),
+    }

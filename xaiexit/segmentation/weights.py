@@ -10,9 +10,8 @@ weight map (Ronneberger et al. 2015, eq. 2) raises their weight:
 with :math:`d_1, d_2` the distances from pixel :math:`x` to the nearest and the second
 nearest cell, and :math:`w_c` a weight that balances the class frequencies.
 """
-from __future__ import annotations
 
-from typing import Optional, Union
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -58,15 +57,15 @@ def border_term(instance_labels: np.ndarray, w0: float = 10.0, sigma: float = 5.
     distances = np.stack([ndimage.distance_transform_edt(labels != i) for i in ids])
     distances.sort(axis=0)
     d1, d2 = distances[0], distances[1]
-    term = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma ** 2))
+    term = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma**2))
     return np.where(labels == 0, term, 0.0)
 
 
 def weight_map(
-    instance_labels: Union[np.ndarray, torch.Tensor],
+    instance_labels: np.ndarray | torch.Tensor,
     w0: float = 10.0,
     sigma: float = 5.0,
-    class_weights: Optional[str] = "balanced",
+    class_weights: str | None = "balanced",
 ) -> torch.Tensor:
     """U-Net's per-pixel loss weights for one image: ``(H, W)`` labels -> ``(H, W)`` float32.
 
@@ -95,8 +94,10 @@ def weight_map(
     """
     labels = instance_labels.cpu().numpy() if isinstance(instance_labels, torch.Tensor) else np.asarray(instance_labels)
     if labels.ndim != 2:
-        raise ValueError(f"instance_labels must be one (H, W) label image, got shape {labels.shape}; "
-                         "compute the weights image by image")
+        raise ValueError(
+            f"instance_labels must be one (H, W) label image, got shape {labels.shape}; "
+            "compute the weights image by image"
+        )
     if not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
         raise ValueError("instance_labels must hold integers >= 0 (0 background, 1, 2, ... one per cell)")
     if sigma <= 0:
@@ -110,7 +111,9 @@ def weight_map(
     return torch.from_numpy((wc + border_term(labels, w0, sigma)).astype(np.float32))
 
 
-def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+def weighted_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Pixel-wise softmax cross-entropy, each pixel weighted: a scalar.
 
     .. math:: E = \\frac{1}{N} \\sum_{x} w(x) \\left(-\\ln \\mathrm{softmax}(z(x))_{\\ell(x)}\\right)
@@ -131,15 +134,19 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: 
     tensor(1.3863)
     """
     if logits.dim() != 4 or target.dim() != 3:
-        raise ValueError(f"logits must be (B, K, H, W) and target (B, H, W), got {tuple(logits.shape)} and "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"logits must be (B, K, H, W) and target (B, H, W), got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
     if logits.shape[-2:] != target.shape[-2:]:
         raise ValueError(
             f"logits are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: a valid U-Net's "
-            "output is smaller than its input; crop the target (and the weights) with center_crop first")
+            "output is smaller than its input; crop the target (and the weights) with center_crop first"
+        )
     per_pixel = F.cross_entropy(logits, target.long(), reduction="none")
     if weights is not None:
         if weights.shape != per_pixel.shape:
-            raise ValueError(f"weights must be shaped like the target {tuple(per_pixel.shape)}, got {tuple(weights.shape)}")
+            raise ValueError(
+                f"weights must be shaped like the target {tuple(per_pixel.shape)}, got {tuple(weights.shape)}"
+            )
         per_pixel = per_pixel * weights
     return per_pixel.mean()

@@ -5,8 +5,11 @@
 >>> zoo.info("pets_cnn")["metrics"]       # doctest: +SKIP
 {'test_accuracy': 0.942, 'test_loss': 0.163}
 
-``python -m xaiexit.zoo train pets_cnn`` retrains a model from its recipe.
+``python -m xaiexit.zoo train pets_cnn`` retrains a model from its recipe into the user
+folder :func:`user_dir` (``--out DIR`` elsewhere, ``--replace-shipped`` over the shipped
+checkpoint); ``zoo.load("pets_cnn", directory=zoo.user_dir())`` loads the retrained one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +27,7 @@ from torch import nn
 
 from xaiexit.zoo.recipes import RECIPES, Recipe
 
-__all__ = ["RECIPES", "Recipe", "available", "info", "load", "train", "checkpoint_dir"]
+__all__ = ["RECIPES", "Recipe", "available", "info", "load", "train", "checkpoint_dir", "user_dir"]
 
 
 def available() -> list[str]:
@@ -43,6 +46,20 @@ def checkpoint_dir() -> Path:
     return Path(str(resources.files("xaiexit.zoo") / "checkpoints"))
 
 
+def user_dir() -> Path:
+    """Where ``python -m xaiexit.zoo train`` saves by default: ``$XDG_DATA_HOME/xaiexit/zoo``,
+    i.e. ``~/.local/share/xaiexit/zoo`` (the shipped checkpoints are left alone)."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "xaiexit" / "zoo"
+
+
+def _rebuild(name: str, directory: str | os.PathLike | None) -> str:
+    """The command that (re)creates ``name``'s checkpoint where it was looked for."""
+    if directory is None:
+        return f"`python -m xaiexit.zoo train {name} --replace-shipped`"
+    return f"`python -m xaiexit.zoo train {name} --out {directory}`"
+
+
 def _paths(name: str, directory: str | os.PathLike | None) -> tuple[Path, Path]:
     folder = Path(directory) if directory is not None else checkpoint_dir()
     return folder / f"{name}.pt", folder / f"{name}.json"
@@ -54,7 +71,7 @@ def info(name: str, directory: str | os.PathLike | None = None) -> dict:
     _, meta_path = _paths(name, directory)
     if not meta_path.exists():
         raise FileNotFoundError(
-            f"no metadata for {name!r} at {meta_path}; run `python -m xaiexit.zoo train {name}` to create it"
+            f"no metadata for {name!r} at {meta_path}; run {_rebuild(name, directory)} to create it"
         )
     return json.loads(meta_path.read_text())
 
@@ -77,7 +94,8 @@ def load(
     device : str or torch.device
         Where to put the model.
     directory : path, optional
-        Load from this folder instead of the shipped checkpoints (e.g. a retrain).
+        Load from this folder instead of the shipped checkpoints, e.g. a retrain in
+        :func:`user_dir`.
     """
     recipe = _recipe(name)
     model = recipe.build_model()
@@ -85,15 +103,16 @@ def load(
         weights_path, meta_path = _paths(name, directory)
         if not weights_path.exists():
             raise FileNotFoundError(
-                f"checkpoint {weights_path} is missing; reinstall xaiexit or rebuild it with "
-                f"`python -m xaiexit.zoo train {name}`"
+                f"checkpoint {weights_path} is missing; "
+                + ("reinstall xaiexit or rebuild it with " if directory is None else "create it with ")
+                + _rebuild(name, directory)
             )
         data = weights_path.read_bytes()  # read once: hashed, then loaded
         expected = info(name, directory).get("sha256") if meta_path.exists() else None
         if expected and expected != hashlib.sha256(data).hexdigest():
             raise RuntimeError(
                 f"checkpoint {weights_path} does not match its recorded sha256 (file damaged or "
-                f"replaced); rebuild it with `python -m xaiexit.zoo train {name}`"
+                f"replaced); rebuild it with {_rebuild(name, directory)}"
             )
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -110,6 +129,7 @@ def train(
     out_dir: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train a zoo model from its recipe; optionally save weights and metadata.
 
@@ -121,6 +141,10 @@ def train(
         Folder to write ``<name>.pt`` and ``<name>.json`` into. Files are written to a
         temporary name first and renamed, so a failed run leaves no half-written file.
     device, progress : passed to :func:`xaiexit.train.fit`.
+    stop_after : int, optional
+        Train only the recipe's first ``stop_after`` epochs (same schedule, see
+        :func:`xaiexit.train.fit`): a quick check that the recipe reproduces the start of the
+        shipped learning curve. Recipes with their own training loop (U-Nets) refuse it.
 
     Returns
     -------
@@ -132,13 +156,28 @@ def train(
     seed_everything(recipe.train_args.get("seed", 0))
     model = recipe.build_model()
     started = time.perf_counter()
+    if stop_after is not None and out_dir is not None:
+        raise ValueError(
+            f"a run of {name} stopped after {stop_after} epochs is a check, not the model: it is not saved"
+        )
+    if recipe.trainer is not None and stop_after is not None:
+        raise ValueError(f"{name} trains with its own loop; stop_after works for fit-based recipes only")
     if recipe.trainer is not None:  # segmentation: the recipe brings its own loop and metrics
         history, metrics = recipe.trainer(model, recipe, device=device, progress=progress)
         seconds = time.perf_counter() - started
         model = model.cpu().eval()
         return model, _finish(model, recipe, name, history, metrics, seconds, out_dir)
     train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
-    history = fit(model, train_set, val_set, device=device, progress=progress, loss=recipe.loss, **recipe.train_args)
+    history = fit(
+        model,
+        train_set,
+        val_set,
+        device=device,
+        progress=progress,
+        loss=recipe.loss,
+        stop_after=stop_after,
+        **recipe.train_args,
+    )
     seconds = time.perf_counter() - started
     model = model.cpu().eval()
     test_set = recipe.build_data(recipe.eval_split)
@@ -153,8 +192,7 @@ def train(
     return model, _finish(model, recipe, name, history.as_dict(), metrics, seconds, out_dir)
 
 
-def _finish(model: nn.Module, recipe: Recipe, name: str, history: dict, metrics: dict, seconds: float,
-            out_dir) -> dict:
+def _finish(model: nn.Module, recipe: Recipe, name: str, history: dict, metrics: dict, seconds: float, out_dir) -> dict:
     """The metadata of a trained model; saved with its weights when ``out_dir`` is given."""
     meta = {
         "name": name,

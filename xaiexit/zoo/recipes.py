@@ -4,10 +4,12 @@ A recipe names the data (and its seed), the model and its arguments, and the tra
 hyper-parameters. ``xaiexit.zoo.train(name)`` follows it; the shipped checkpoint was
 made by exactly that call.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from torch import nn
 
@@ -22,9 +24,9 @@ class Recipe:
     build_data: Callable[[str], Any]  # split name -> dataset
     train_args: dict = field(default_factory=dict)
     eval_split: str = "test"
-    loss: Optional[Callable] = None  # fit's loss; None is cross-entropy
+    loss: Callable | None = None  # fit's loss; None is cross-entropy
     # a training loop of its own: trainer(model, recipe, device=, progress=) -> (history, metrics)
-    trainer: Optional[Callable] = None
+    trainer: Callable | None = None
 
 
 def _pets_cnn_model() -> nn.Module:
@@ -81,13 +83,14 @@ RECIPES: dict[str, Recipe] = {
     "pets_early_exit": Recipe(
         name="pets_early_exit",
         description="EarlyExitCNN (16-32-96-192, exits after blocks 2 and 3 and at the end) on SyntheticPets 64x64, "
-                    "all exits trained jointly with equal weights",
+        "all exits trained jointly with equal weights",
         build_model=_pets_early_exit_model,
         build_data=_pets_data,
         train_args=dict(epochs=20, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0),
         loss=_early_exit_loss,
     ),
 }
+
 
 def _cells_unet_model() -> nn.Module:
     from xaiexit.models import UNet
@@ -115,8 +118,9 @@ def _train_cells_unet(model, recipe, device=None, progress=True):
     args = dict(recipe.train_args)
     w0, sigma, n_train, augment = args.pop("w0"), args.pop("sigma"), args.pop("n_train"), args.pop("augment")
     train = recipe.build_data("train")
-    data = CellTrainingSet(train.images[:n_train], train.instances[:n_train], w0=w0, sigma=sigma,
-                           augment=augment, seed=args["seed"])
+    data = CellTrainingSet(
+        train.images[:n_train], train.instances[:n_train], w0=w0, sigma=sigma, augment=augment, seed=args["seed"]
+    )
     history = fit_unet(model, data, device=device, progress=progress, **args)
     test = recipe.build_data("test")
     measured = cell_metrics(predict_masks(model.cpu(), test.images), test.instances)
@@ -140,12 +144,20 @@ def _train_pets_unet(model, recipe, device=None, progress=True):
     args = dict(recipe.train_args)
     n_train = args.pop("n_train")
     train = recipe.build_data("train")
-    history = fit_unet(model, TrimapTrainingSet(train.images[:n_train], train.trimaps[:n_train]), device=device,
-                       progress=progress, **args)
+    history = fit_unet(
+        model,
+        TrimapTrainingSet(train.images[:n_train], train.trimaps[:n_train]),
+        device=device,
+        progress=progress,
+        **args,
+    )
     test = recipe.build_data("test")
     per_class = class_iou(predict_masks(model.cpu(), test.images), trimap_classes(test.trimaps), 3, ignore_index=2)
-    return history, {"test_iou_pet": float(per_class[0]), "test_iou_background": float(per_class[1]),
-                     "test_mean_iou": float(torch.nanmean(per_class))}
+    return history, {
+        "test_iou_pet": float(per_class[0]),
+        "test_iou_background": float(per_class[1]),
+        "test_mean_iou": float(torch.nanmean(per_class)),
+    }
 
 
 _CELLS = "UNet (valid convolutions, depth 3, base width 8) segmenting TouchingCells 128x128, 60 training images"
@@ -201,7 +213,7 @@ RECIPES["cells_unet_20_augmented"] = Recipe(
 RECIPES["pets_unet"] = Recipe(
     name="pets_unet",
     description="UNet (valid convolutions, depth 3, base width 8) segmenting SyntheticPets 64x64 trimaps "
-                "(pet, background, border weighted 0), 1,000 training images",
+    "(pet, background, border weighted 0), 1,000 training images",
     build_model=_pets_unet_model,
     build_data=_pets_data,
     train_args=dict(epochs=12, lr=2e-3, batch_size=16, seed=0, n_train=1000),

@@ -7,6 +7,7 @@ torch or builtins, defining comparison hooks, reaching into the grading code or 
 solutions, or calling the reference implementation of a graded function. A flag is a
 prompt to look at the notebook, not a verdict; it does not change the score.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,16 @@ from xaiexit.course.notebooks import nbgrader_meta
 
 _MODULES = {"builtins", "ctypes", "gc", "importlib", "subprocess", "socket"}
 _PROTECTED = {"torch", "builtins", "nn", "F", "np", "numpy", "xaiexit", "math", "sys", "os"}
-_HOOKS = {"__eq__", "__ne__", "__bool__", "__torch_function__", "__class__", "__builtins__",
-          "__instancecheck__", "__subclasscheck__"}
+_HOOKS = {
+    "__eq__",
+    "__ne__",
+    "__bool__",
+    "__torch_function__",
+    "__class__",
+    "__builtins__",
+    "__instancecheck__",
+    "__subclasscheck__",
+}
 
 
 def _root_name(node) -> str | None:
@@ -38,7 +47,7 @@ def scan_source(source: str, graded_names: set[str]) -> list[str]:
             module = node.module if isinstance(node, ast.ImportFrom) else None
             names = [a.name for a in node.names]
             for mod in [module] if module else names:
-                if mod and (mod.split(".")[0] in _MODULES or mod.startswith("xaiexit.grading")):
+                if mod and (mod.split(".")[0] in _MODULES or mod.startswith("xaiexit_grading")):
                     flags.append(f"imports {mod}")
             if module and module.startswith("xaiexit"):
                 for name in names:

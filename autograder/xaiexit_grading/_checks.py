@@ -11,17 +11,20 @@ grade honest:
 - a failure raises :class:`GradingError` with a message for the learner; it never
   shows the test's code.
 """
+
 from __future__ import annotations
 
 import builtins
 import contextlib
 import copy
-import os
 import math
+import os
 import traceback
 import types
 
 import torch
+
+import xaiexit
 
 # The real `type`, taken from a class attribute rather than the (replaceable) builtins.
 _type = types.FunctionType.__class__
@@ -29,12 +32,55 @@ _BUILTIN = types.BuiltinFunctionType
 
 # Everything the checks rely on. A notebook that swaps one of them for its own code
 # could make any answer look right.
-_BUILTINS = ("abs", "all", "any", "callable", "getattr", "hasattr", "isinstance", "len", "max",
-             "min", "repr", "round", "sorted", "sum")
-_TORCH_FUNCTIONS = ("abs", "allclose", "amax", "amin", "as_tensor", "equal", "isclose",
-                    "isfinite", "max", "rand", "randn", "sub", "sum", "where", "zeros")
-_TENSOR_METHODS = ("__float__", "__eq__", "__sub__", "abs", "amax", "clone", "cpu", "detach",
-                   "dim", "double", "item", "max", "sum", "tolist")
+_BUILTINS = (
+    "abs",
+    "all",
+    "any",
+    "callable",
+    "getattr",
+    "hasattr",
+    "isinstance",
+    "len",
+    "max",
+    "min",
+    "repr",
+    "round",
+    "sorted",
+    "sum",
+)
+_TORCH_FUNCTIONS = (
+    "abs",
+    "allclose",
+    "amax",
+    "amin",
+    "as_tensor",
+    "equal",
+    "isclose",
+    "isfinite",
+    "max",
+    "rand",
+    "randn",
+    "sub",
+    "sum",
+    "where",
+    "zeros",
+)
+_TENSOR_METHODS = (
+    "__float__",
+    "__eq__",
+    "__sub__",
+    "abs",
+    "amax",
+    "clone",
+    "cpu",
+    "detach",
+    "dim",
+    "double",
+    "item",
+    "max",
+    "sum",
+    "tolist",
+)
 
 
 #: the real int and float classes (the builtins' names could be rebound by a notebook)
@@ -74,12 +120,11 @@ def assert_untampered() -> None:
 
 def learner_frames(exc: BaseException) -> list[traceback.FrameSummary]:
     """The traceback frames that come from the learner's own cells."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    package = os.path.dirname(here)
+    ours = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(xaiexit.__file__)))
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         path = os.path.abspath(frame.filename)
-        if path.startswith(package) or "site-packages" in path or "/lib/python" in path:
+        if path.startswith(ours) or "site-packages" in path or "/lib/python" in path:
             continue
         frames.append(frame)
     return frames
@@ -269,20 +314,24 @@ class Grader:
             if found:
                 raise GradingError(f"{name} {m.message}")
 
-    def diagnose(self, name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple,
-                 case: str):
+    def diagnose(self, name: str, exercise: str, out: torch.Tensor, expected: torch.Tensor, args: tuple, case: str):
         """Raise the message of the catalogued mistake whose output ``out`` equals, if any,
         otherwise a message with the size of the difference."""
-        self.name_mistake(name, exercise, args, lambda wrong: isinstance(wrong, torch.Tensor)
-                          and wrong.shape == out.shape and close(out, wrong))
+        self.name_mistake(
+            name,
+            exercise,
+            args,
+            lambda wrong: isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong),
+        )
         scale = float(torch.max(torch.abs(expected.double()))) if expected.numel() else 0.0
         raise GradingError(
             f"{name} gives a wrong result {case}: it differs from the correct one by up to "
             f"{max_diff(out, expected):.3g} (correct values reach {scale:.3g})"
         )
 
-    def compare(self, name: str, exercise: str, fn, args: tuple, expected: torch.Tensor, case: str,
-                accept=close, screen=None) -> torch.Tensor:
+    def compare(
+        self, name: str, exercise: str, fn, args: tuple, expected: torch.Tensor, case: str, accept=close, screen=None
+    ) -> torch.Tensor:
         """Call ``fn(model, x, *rest)`` on copies of ``args``, check hygiene and compare
         with ``expected``.
 

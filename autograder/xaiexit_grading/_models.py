@@ -1,8 +1,9 @@
 """Small models the hidden tests of every lesson run learners' functions on.
 
 They are drawn from torch's global generator, so a check builds them inside
-:func:`~xaiexit.grading._checks.seeded` and gets the same models every time.
+:func:`~xaiexit_grading._checks.seeded` and gets the same models every time.
 """
+
 from __future__ import annotations
 
 import copy

@@ -2,14 +2,15 @@
 
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.saliency` and with hand-computed answers,
-and raises :class:`~xaiexit.grading.GradingError` with a message that names the mistake
-(see :mod:`xaiexit.grading.gradient_saliency_mistakes`) when it is wrong.
+and raises :class:`~xaiexit_grading.GradingError` with a message that names the mistake
+(see :mod:`xaiexit_grading.gradient_saliency_mistakes`) when it is wrong.
 
 Examples
 --------
 >>> from xaiexit.saliency import vanilla_gradient
 >>> check_vanilla_gradient(vanilla_gradient)   # the reference passes its own test
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,8 +20,9 @@ import torch
 from torch import nn
 
 from xaiexit import saliency
-from xaiexit.grading import gradient_saliency_mistakes as mistakes
-from xaiexit.grading._checks import (
+from xaiexit.saliency.metrics import relevance_mass as _reference_relevance_mass
+from xaiexit_grading import gradient_saliency_mistakes as mistakes
+from xaiexit_grading._checks import (
     Grader,
     GradingError,
     assert_untampered,
@@ -30,10 +32,9 @@ from xaiexit.grading._checks import (
     reference_helpers,
     seeded,
 )
-from xaiexit.grading._models import cnn as _cnn
-from xaiexit.grading._models import linear_model as _linear_model
-from xaiexit.grading._models import targets_not_predicted as _targets_not_predicted
-from xaiexit.saliency.metrics import relevance_mass as _reference_relevance_mass
+from xaiexit_grading._models import cnn as _cnn
+from xaiexit_grading._models import linear_model as _linear_model
+from xaiexit_grading._models import targets_not_predicted as _targets_not_predicted
 
 SEED = 20261125  # hidden inputs differ from anything the notebook shows
 
@@ -44,6 +45,7 @@ _diagnose, _compare = _grader.diagnose, _grader.compare
 
 
 # --- test models and inputs ----------------------------------------------------------------
+
 
 class _Quadratic(nn.Module):
     """Logit k = w_k * sum(x**2) / 2, so the input gradient of class k is w_k * x.
@@ -61,6 +63,7 @@ class _Quadratic(nn.Module):
 
 
 # --- 1. vanilla_gradient -------------------------------------------------------------------
+
 
 def check_vanilla_gradient(fn) -> None:
     """Hidden test of ``vanilla_gradient(model, x, target)``: |dS_target/dx|, batched."""
@@ -86,6 +89,7 @@ def check_vanilla_gradient(fn) -> None:
 
 # --- 2. to_heatmap -------------------------------------------------------------------------
 
+
 def check_to_heatmap(fn) -> None:
     """Hidden test of ``to_heatmap(attr)``: max |.| over channels, each map min-max scaled."""
     assert_untampered()
@@ -95,8 +99,10 @@ def check_to_heatmap(fn) -> None:
         attr[1] += 4.0  # a map whose smallest value is far from 0
         attr[2] *= 10.0  # maps of very different scales
         attr[3, 0] = -3 * attr[3, 0].abs()  # large negative values
-        for a, case in ((attr, "on signed (B, 3, H, W) attributions"),
-                        (torch.rand(2, 1, 6, 6) + 0.5, "on one-channel attributions")):
+        for a, case in (
+            (attr, "on signed (B, 3, H, W) attributions"),
+            (torch.rand(2, 1, 6, 6) + 0.5, "on one-channel attributions"),
+        ):
             given = a.clone()
             out = expect_tensor(call(fn, name, given), name, (a.shape[0], *a.shape[2:]))
             if not torch.equal(given, a):
@@ -118,6 +124,7 @@ def check_to_heatmap(fn) -> None:
 
 # --- 3. gradient_x_input -------------------------------------------------------------------
 
+
 def check_gradient_x_input(fn) -> None:
     """Hidden test of ``gradient_x_input(model, x, target)``: signed gradient times input."""
     assert_untampered()
@@ -136,6 +143,7 @@ def check_gradient_x_input(fn) -> None:
 
 
 # --- 4. smoothgrad -------------------------------------------------------------------------
+
 
 def _folded_normal_mean(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """E|mu + sigma Z| for Z ~ N(0, 1)."""
@@ -175,8 +183,10 @@ def _smoothgrad_noise_level(name: str, fn) -> None:
         per_image = (out.mean(dim=(1, 2, 3)) / expected.mean(dim=(1, 2, 3)) - 1).abs()
         if bool(torch.all(per_image <= 0.08)):
             return
-        raise GradingError(f"{name} gives maps of the wrong size on a model whose gradient is its input "
-                           f"(off by up to {float(per_image.max()):.0%})")
+        raise GradingError(
+            f"{name} gives maps of the wrong size on a model whose gradient is its input "
+            f"(off by up to {float(per_image.max()):.0%})"
+        )
     if bool(torch.all(estimate < 0.02 * sigma)):
         raise GradingError(f"{name} {mistakes.message('smoothgrad', 'no_noise')}")
     if all_near(estimate / noise, 1.0):
@@ -217,14 +227,26 @@ def check_smoothgrad(fn) -> None:
         if close(out, 8 * expected):
             raise GradingError(f"{name} {mistakes.message('smoothgrad', 'sum_not_mean')}")
         if not close(out, expected):
-            _diagnose(name, "smoothgrad", out, expected, (), "on a linear model (its gradient is the same "
-                      "for every noisy copy, so the answer is |W[target]|)")
+            _diagnose(
+                name,
+                "smoothgrad",
+                out,
+                expected,
+                (),
+                "on a linear model (its gradient is the same for every noisy copy, so the answer is |W[target]|)",
+            )
         # no noise: every copy is x itself, so SmoothGrad is the plain gradient
         cnn, x = _cnn(), torch.rand(2, 3, 16, 16)
         target = _targets_not_predicted(cnn, x)
         expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x, target)
-        _compare(name, "smoothgrad", fn, (cnn, x, target, 3, 0.0), expected,
-                 "with noise=0 (it must equal the plain gradient)")
+        _compare(
+            name,
+            "smoothgrad",
+            fn,
+            (cnn, x, target, 3, 0.0),
+            expected,
+            "with noise=0 (it must equal the plain gradient)",
+        )
         # the noise level, read off a model whose gradient is its input
         _smoothgrad_noise_level(name, fn)
         # hygiene on a CNN in training mode, with noise
@@ -235,6 +257,7 @@ def check_smoothgrad(fn) -> None:
 
 
 # --- 5. relevance_mass ---------------------------------------------------------------------
+
 
 def check_relevance_mass(fn) -> None:
     """Hidden test of ``relevance_mass(heatmap, mask)``: share of |heatmap| inside the mask."""
@@ -247,8 +270,10 @@ def check_relevance_mass(fn) -> None:
         mask[4] = True  # everything inside: mass 1
         signed = torch.randn(4, 7, 5)
         signed_mask = torch.rand(4, 7, 5) > 0.5
-        for h, m, case in ((heat, mask, "on random maps and masks"),
-                           (signed, signed_mask, "on a signed heatmap (use its absolute value)")):
+        for h, m, case in (
+            (heat, mask, "on random maps and masks"),
+            (signed, signed_mask, "on a signed heatmap (use its absolute value)"),
+        ):
             out = call(fn, name, h.clone(), m.clone())
             if isinstance(out, torch.Tensor) and out.numel() == 1 and h.shape[0] > 1:
                 raise GradingError(f"{name} {mistakes.message(name, 'batch_total')}")

@@ -1,6 +1,6 @@
 """Plausible mistakes in Lesson 3's exercises (early exits), each written out as a learner would.
 
-See :mod:`xaiexit.grading.gradient_saliency_mistakes` for how the catalogue is used. The
+See :mod:`xaiexit_grading.gradient_saliency_mistakes` for how the catalogue is used. The
 functions here may call the module-level helpers below (``_nll`` and so on): a mistake
 pasted into a notebook as an answer cell brings the helpers it calls along, so each helper
 is self-contained. ``macs_by_part`` is the name the notebook's setup cell gives its learners
@@ -10,8 +10,8 @@ Deliberately *not* mistakes (the hidden tests accept them):
 
 - ``entropy_score`` computed as ``-(p * torch.log(p + eps)).sum(1)`` (or with
   ``p.clamp_min(eps)``) for a small ``eps``, 1e-6 or less: every term moves by at most
-  ``eps``, well within the tolerance, and ``p = 0`` then contributes ``0 * log(eps) = 0``. Only ``torch.log(p)`` without a guard
-  (NaN where ``p`` underflows to 0) is a mistake, ``log_of_zero`` below.
+  ``eps``, well within the tolerance, and ``p = 0`` then contributes ``0 * log(eps) = 0``.
+  Only ``torch.log(p)`` without a guard (NaN where ``p`` underflows to 0) is a mistake, ``log_of_zero`` below.
 - ``expected_calibration_error`` with bins ``[lo, hi)`` instead of ``(lo, hi]``: the two
   conventions differ only for a confidence exactly on an edge, and the hidden data keep
   every confidence at least 1e-4 away from the edges.
@@ -21,6 +21,7 @@ Deliberately *not* mistakes (the hidden tests accept them):
   has left (it costs nothing), or that loops over samples one at a time (each block still
   sees only the samples that are still there).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from xaiexit.exits import macs_by_part
-from xaiexit.grading import gradient_saliency_mistakes as _lesson1
-from xaiexit.grading._catalogue import Catalogue, Mistake
+from xaiexit_grading import gradient_saliency_mistakes as _lesson1
+from xaiexit_grading._catalogue import Catalogue, Mistake
 
 _catalogue = Catalogue()
 mistake, of, message, CATALOGUE = _catalogue.mistake, _catalogue.of, _catalogue.message, _catalogue.entries
@@ -43,6 +44,7 @@ _TRAIN_MODE = _lesson1.message("vanilla_gradient", "train_mode")
 
 # --- helpers the mistakes share (each correct on its own) --------------------------------
 
+
 def _nll(logits, y, temperature):
     """Mean negative log-likelihood of softmax(logits / temperature), as a float."""
     return float(F.cross_entropy(logits.double() / temperature, y))
@@ -50,9 +52,13 @@ def _nll(logits, y, temperature):
 
 # --- 1. early_exit_loss ------------------------------------------------------------------
 
-@mistake("early_exit_loss", "mean_over_exits",
-         "averages the exits' losses (divides by the number of exits): the joint loss is the "
-         "weighted *sum* of the exits' cross-entropies, sum_n w_n * CE(z_n, y)")
+
+@mistake(
+    "early_exit_loss",
+    "mean_over_exits",
+    "averages the exits' losses (divides by the number of exits): the joint loss is the "
+    "weighted *sum* of the exits' cross-entropies, sum_n w_n * CE(z_n, y)",
+)
 def early_exit_loss_mean_over_exits(logits_per_exit, y, weights=None):
     if weights is None:
         weights = [1.0] * len(logits_per_exit)
@@ -60,44 +66,60 @@ def early_exit_loss_mean_over_exits(logits_per_exit, y, weights=None):
     return torch.stack(losses).mean()
 
 
-@mistake("early_exit_loss", "ignores_weights",
-         "ignores the weights it is given: multiply each exit's cross-entropy by its weight "
-         "w_n (all weights are 1 only when weights is None)")
+@mistake(
+    "early_exit_loss",
+    "ignores_weights",
+    "ignores the weights it is given: multiply each exit's cross-entropy by its weight "
+    "w_n (all weights are 1 only when weights is None)",
+)
 def early_exit_loss_ignores_weights(logits_per_exit, y, weights=None):
     return sum(F.cross_entropy(z, y) for z in logits_per_exit)
 
 
-@mistake("early_exit_loss", "softmax_first",
-         "applies softmax before F.cross_entropy, which expects raw logits (it applies "
-         "log_softmax itself): pass each exit's logits to F.cross_entropy unchanged")
+@mistake(
+    "early_exit_loss",
+    "softmax_first",
+    "applies softmax before F.cross_entropy, which expects raw logits (it applies "
+    "log_softmax itself): pass each exit's logits to F.cross_entropy unchanged",
+)
 def early_exit_loss_softmax_first(logits_per_exit, y, weights=None):
     if weights is None:
         weights = [1.0] * len(logits_per_exit)
     return sum(w * F.cross_entropy(torch.softmax(z, dim=1), y) for w, z in zip(weights, logits_per_exit))
 
 
-@mistake("early_exit_loss", "nll_on_logits",
-         "uses F.nll_loss on the logits, but nll_loss expects log-probabilities: use "
-         "F.cross_entropy(z, y), which is nll_loss(log_softmax(z), y)")
+@mistake(
+    "early_exit_loss",
+    "nll_on_logits",
+    "uses F.nll_loss on the logits, but nll_loss expects log-probabilities: use "
+    "F.cross_entropy(z, y), which is nll_loss(log_softmax(z), y)",
+)
 def early_exit_loss_nll_on_logits(logits_per_exit, y, weights=None):
     if weights is None:
         weights = [1.0] * len(logits_per_exit)
     return sum(w * F.nll_loss(z, y) for w, z in zip(weights, logits_per_exit))
 
 
-@mistake("early_exit_loss", "batch_sum",
-         "adds up the cross-entropy over the batch (reduction='sum'): each exit's loss is the "
-         "*mean* over the batch, F.cross_entropy's default")
+@mistake(
+    "early_exit_loss",
+    "batch_sum",
+    "adds up the cross-entropy over the batch (reduction='sum'): each exit's loss is the "
+    "*mean* over the batch, F.cross_entropy's default",
+)
 def early_exit_loss_batch_sum(logits_per_exit, y, weights=None):
     if weights is None:
         weights = [1.0] * len(logits_per_exit)
     return sum(w * F.cross_entropy(z, y, reduction="sum") for w, z in zip(weights, logits_per_exit))
 
 
-@mistake("early_exit_loss", "detached",
-         "returns a loss cut off from the autograd graph (built from .item() or "
-         "torch.tensor(...)): training needs its gradient, so add up the tensors themselves, "
-         "sum(w * F.cross_entropy(z, y) for ...)", matches_output=False)
+@mistake(
+    "early_exit_loss",
+    "detached",
+    "returns a loss cut off from the autograd graph (built from .item() or "
+    "torch.tensor(...)): training needs its gradient, so add up the tensors themselves, "
+    "sum(w * F.cross_entropy(z, y) for ...)",
+    matches_output=False,
+)
 def early_exit_loss_detached(logits_per_exit, y, weights=None):
     if weights is None:
         weights = [1.0] * len(logits_per_exit)
@@ -109,53 +131,73 @@ def early_exit_loss_detached(logits_per_exit, y, weights=None):
 
 # --- 2. entropy_score --------------------------------------------------------------------
 
-@mistake("entropy_score", "log_of_zero",
-         "gives NaN when a probability underflows to 0 (a very sure exit): torch.log(0) is "
-         "-inf and 0 * -inf is NaN. Take ln p from torch.log_softmax(logits, dim=1) instead "
-         "of torch.log(softmax(...))", matches_output=False)
+
+@mistake(
+    "entropy_score",
+    "log_of_zero",
+    "gives NaN when a probability underflows to 0 (a very sure exit): torch.log(0) is "
+    "-inf and 0 * -inf is NaN. Take ln p from torch.log_softmax(logits, dim=1) instead "
+    "of torch.log(softmax(...))",
+    matches_output=False,
+)
 def entropy_score_log_of_zero(logits):
     p = torch.softmax(logits, dim=1)
     return -(p * torch.log(p)).sum(dim=1)
 
 
-@mistake("entropy_score", "masked_logit_nan",
-         "gives NaN for a logit of -inf (a masked class): there p = 0 and log_softmax is -inf, "
-         "and 0 * -inf is NaN. A term with p = 0 contributes 0: keep only the terms with "
-         "p > 0, e.g. torch.where(p > 0, p * log_p, torch.zeros_like(p))",
-         matches_output=False)
+@mistake(
+    "entropy_score",
+    "masked_logit_nan",
+    "gives NaN for a logit of -inf (a masked class): there p = 0 and log_softmax is -inf, "
+    "and 0 * -inf is NaN. A term with p = 0 contributes 0: keep only the terms with "
+    "p > 0, e.g. torch.where(p > 0, p * log_p, torch.zeros_like(p))",
+    matches_output=False,
+)
 def entropy_score_masked_logit_nan(logits):
     log_p = torch.log_softmax(logits, dim=1)
     return -(log_p.exp() * log_p).sum(dim=1)
 
 
-@mistake("entropy_score", "bits",
-         "measures the entropy in bits (log2): the score is in nats, H = -sum_k p_k ln p_k "
-         "with the natural logarithm (torch.log_softmax)")
+@mistake(
+    "entropy_score",
+    "bits",
+    "measures the entropy in bits (log2): the score is in nats, H = -sum_k p_k ln p_k "
+    "with the natural logarithm (torch.log_softmax)",
+)
 def entropy_score_bits(logits):
     p = torch.softmax(logits, dim=1)
     return -(p * torch.log2(p.clamp_min(1e-30))).sum(dim=1)
 
 
-@mistake("entropy_score", "entropy_of_logits",
-         "weighs ln p by the logits instead of the probabilities: H = -sum_k p_k ln p_k, with "
-         "p = softmax(logits) in both places")
+@mistake(
+    "entropy_score",
+    "entropy_of_logits",
+    "weighs ln p by the logits instead of the probabilities: H = -sum_k p_k ln p_k, with "
+    "p = softmax(logits) in both places",
+)
 def entropy_score_entropy_of_logits(logits):
     log_p = torch.log_softmax(logits, dim=1)
     return -(logits * log_p).sum(dim=1)
 
 
-@mistake("entropy_score", "no_minus_sign",
-         "forgets the minus sign: sum_k p_k ln p_k is <= 0, the entropy is its negative, "
-         "H = -sum_k p_k ln p_k (0 for a sure exit, ln K for a uniform one)")
+@mistake(
+    "entropy_score",
+    "no_minus_sign",
+    "forgets the minus sign: sum_k p_k ln p_k is <= 0, the entropy is its negative, "
+    "H = -sum_k p_k ln p_k (0 for a sure exit, ln K for a uniform one)",
+)
 def entropy_score_no_minus_sign(logits):
     log_p = torch.log_softmax(logits, dim=1)
     p = log_p.exp()
     return torch.where(p > 0, p * log_p, torch.zeros_like(p)).sum(dim=1)
 
 
-@mistake("entropy_score", "mean_over_classes",
-         "averages -p_k ln p_k over the classes: the entropy is their *sum* over k "
-         "(.sum(dim=1)), ln K for a uniform distribution")
+@mistake(
+    "entropy_score",
+    "mean_over_classes",
+    "averages -p_k ln p_k over the classes: the entropy is their *sum* over k "
+    "(.sum(dim=1)), ln K for a uniform distribution",
+)
 def entropy_score_mean_over_classes(logits):
     log_p = torch.log_softmax(logits, dim=1)
     p = log_p.exp()
@@ -164,10 +206,14 @@ def entropy_score_mean_over_classes(logits):
 
 # --- 3. predict_with_exits ---------------------------------------------------------------
 
-@mistake("predict_with_exits", "below_threshold",
-         "lets a sample leave when its score is *below* the threshold: for MaxSoftmax a higher "
-         "score is surer (rule.higher_is_surer), so a sample leaves when its score reaches the "
-         "threshold. Let the rule decide: leave = rule.exits(logits, thresholds[k])")
+
+@mistake(
+    "predict_with_exits",
+    "below_threshold",
+    "lets a sample leave when its score is *below* the threshold: for MaxSoftmax a higher "
+    "score is surer (rule.higher_is_surer), so a sample leaves when its score reaches the "
+    "threshold. Let the rule decide: leave = rule.exits(logits, thresholds[k])",
+)
 def predict_with_exits_below_threshold(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -196,11 +242,14 @@ def predict_with_exits_below_threshold(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "ignores_direction",
-         "always lets a sample leave when its score is >= the threshold, which is right only "
-         "when a higher score is surer: for Entropy a *lower* score is surer "
-         "(rule.higher_is_surer is False). Let the rule decide: "
-         "leave = rule.exits(logits, thresholds[k])")
+@mistake(
+    "predict_with_exits",
+    "ignores_direction",
+    "always lets a sample leave when its score is >= the threshold, which is right only "
+    "when a higher score is surer: for Entropy a *lower* score is surer "
+    "(rule.higher_is_surer is False). Let the rule decide: "
+    "leave = rule.exits(logits, thresholds[k])",
+)
 def predict_with_exits_ignores_direction(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -229,11 +278,14 @@ def predict_with_exits_ignores_direction(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "later_exit_overwrites",
-         "predicts some samples twice: a sample that already left at an earlier exit is "
-         "overwritten by a later exit that is sure of it too. A sample leaves at the *first* "
-         "exit sure enough of it; drop it from the batch then (h = h[~leave]) and keep the "
-         "original positions of the rest (remaining = remaining[~leave])")
+@mistake(
+    "predict_with_exits",
+    "later_exit_overwrites",
+    "predicts some samples twice: a sample that already left at an earlier exit is "
+    "overwritten by a later exit that is sure of it too. A sample leaves at the *first* "
+    "exit sure enough of it; drop it from the batch then (h = h[~leave]) and keep the "
+    "original positions of the rest (remaining = remaining[~leave])",
+)
 def predict_with_exits_later_exit_overwrites(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -258,11 +310,14 @@ def predict_with_exits_later_exit_overwrites(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "relative_indices",
-         "writes the results at positions counted in the shrunken batch (leave.nonzero()), so "
-         "once samples have left, others are overwritten and some get no prediction at all: "
-         "keep the original index of every row still in the batch (remaining = "
-         "torch.arange(B), then remaining = remaining[~leave]) and write at remaining[leave]")
+@mistake(
+    "predict_with_exits",
+    "relative_indices",
+    "writes the results at positions counted in the shrunken batch (leave.nonzero()), so "
+    "once samples have left, others are overwritten and some get no prediction at all: "
+    "keep the original index of every row still in the batch (remaining = "
+    "torch.arange(B), then remaining = remaining[~leave]) and write at remaining[leave]",
+)
 def predict_with_exits_relative_indices(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -291,10 +346,13 @@ def predict_with_exits_relative_indices(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "final_exit_forgotten",
-         "never uses the final exit, so the samples no side exit was sure of get no "
-         "prediction: after the last side exit, run the remaining blocks and let the final "
-         "exit take every sample still left (it has no threshold)")
+@mistake(
+    "predict_with_exits",
+    "final_exit_forgotten",
+    "never uses the final exit, so the samples no side exit was sure of get no "
+    "prediction: after the last side exit, run the remaining blocks and let the final "
+    "exit take every sample still left (it has no threshold)",
+)
 def predict_with_exits_final_exit_forgotten(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -317,9 +375,12 @@ def predict_with_exits_final_exit_forgotten(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "one_based_exits",
-         "numbers the exits from 1: exit_index is 0-based, 0 for the first side exit and "
-         "model.num_exits - 1 for the final exit")
+@mistake(
+    "predict_with_exits",
+    "one_based_exits",
+    "numbers the exits from 1: exit_index is 0-based, 0 for the first side exit and "
+    "model.num_exits - 1 for the final exit",
+)
 def predict_with_exits_one_based_exits(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -348,12 +409,15 @@ def predict_with_exits_one_based_exits(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "all_blocks",
-         "runs later blocks on samples that have already left (e.g. every block on the whole "
-         "batch, then picks each sample's exit): the answers are right, but the savings are "
-         "not real, the network does all the work anyway. After each exit keep only the "
-         "samples still there, h = h[~leave], so the next block never sees the others",
-         matches_output=False)
+@mistake(
+    "predict_with_exits",
+    "all_blocks",
+    "runs later blocks on samples that have already left (e.g. every block on the whole "
+    "batch, then picks each sample's exit): the answers are right, but the savings are "
+    "not real, the network does all the work anyway. After each exit keep only the "
+    "samples still there, h = h[~leave], so the next block never sees the others",
+    matches_output=False,
+)
 def predict_with_exits_all_blocks(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -371,9 +435,13 @@ def predict_with_exits_all_blocks(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "no_grad_missing",
-         "builds the autograd graph at every block: inference needs no gradients, so run it "
-         "inside `with torch.no_grad():` (saves memory and time)", matches_output=False)
+@mistake(
+    "predict_with_exits",
+    "no_grad_missing",
+    "builds the autograd graph at every block: inference needs no gradients, so run it "
+    "inside `with torch.no_grad():` (saves memory and time)",
+    matches_output=False,
+)
 def predict_with_exits_no_grad_missing(model, x, rule, thresholds):
     was_training = model.training
     model.eval()
@@ -427,10 +495,14 @@ def predict_with_exits_train_mode(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "mode_not_restored",
-         "does not give the model back in the mode it came in: remember it, "
-         "was_training = model.training, call model.eval(), and restore it with "
-         "model.train(was_training) before returning", matches_output=False)
+@mistake(
+    "predict_with_exits",
+    "mode_not_restored",
+    "does not give the model back in the mode it came in: remember it, "
+    "was_training = model.training, call model.eval(), and restore it with "
+    "model.train(was_training) before returning",
+    matches_output=False,
+)
 def predict_with_exits_mode_not_restored(model, x, rule, thresholds):
     model.eval()
     predictions = torch.full((x.shape[0],), -1, dtype=torch.long)
@@ -459,9 +531,13 @@ def predict_with_exits_mode_not_restored(model, x, rule, thresholds):
 
 # --- 4. conv2d_macs ----------------------------------------------------------------------
 
-@mistake("conv2d_macs", "no_groups",
-         "ignores groups: with groups=g each output value sees only C_in / g input channels, "
-         "so multiply by layer.in_channels // layer.groups, not by C_in")
+
+@mistake(
+    "conv2d_macs",
+    "no_groups",
+    "ignores groups: with groups=g each output value sees only C_in / g input channels, "
+    "so multiply by layer.in_channels // layer.groups, not by C_in",
+)
 def conv2d_macs_no_groups(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -471,9 +547,12 @@ def conv2d_macs_no_groups(layer, input_shape):
     return layer.out_channels * h_out * w_out * layer.in_channels * kh * kw
 
 
-@mistake("conv2d_macs", "no_stride",
-         "computes the output size without the stride: H_out = floor((H + 2p - d(k - 1) - 1) "
-         "/ s) + 1, a stride of 2 halves the output (and the MACs per output channel by 4)")
+@mistake(
+    "conv2d_macs",
+    "no_stride",
+    "computes the output size without the stride: H_out = floor((H + 2p - d(k - 1) - 1) "
+    "/ s) + 1, a stride of 2 halves the output (and the MACs per output channel by 4)",
+)
 def conv2d_macs_no_stride(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -483,9 +562,12 @@ def conv2d_macs_no_stride(layer, input_shape):
     return layer.out_channels * h_out * w_out * (layer.in_channels // layer.groups) * kh * kw
 
 
-@mistake("conv2d_macs", "no_padding",
-         "ignores the padding in the output size: H_out = floor((H + 2p - d(k - 1) - 1) / s) "
-         "+ 1, with p = layer.padding (padding=1 keeps a 3x3 convolution's size)")
+@mistake(
+    "conv2d_macs",
+    "no_padding",
+    "ignores the padding in the output size: H_out = floor((H + 2p - d(k - 1) - 1) / s) "
+    "+ 1, with p = layer.padding (padding=1 keeps a 3x3 convolution's size)",
+)
 def conv2d_macs_no_padding(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -495,9 +577,12 @@ def conv2d_macs_no_padding(layer, input_shape):
     return layer.out_channels * h_out * w_out * (layer.in_channels // layer.groups) * kh * kw
 
 
-@mistake("conv2d_macs", "counts_bias",
-         "counts the bias as one more MAC per output value: the course counts multiplications "
-         "of a weight by an input only, C_out * H_out * W_out * (C_in / groups) * k_h * k_w")
+@mistake(
+    "conv2d_macs",
+    "counts_bias",
+    "counts the bias as one more MAC per output value: the course counts multiplications "
+    "of a weight by an input only, C_out * H_out * W_out * (C_in / groups) * k_h * k_w",
+)
 def conv2d_macs_counts_bias(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -510,9 +595,12 @@ def conv2d_macs_counts_bias(layer, input_shape):
     return macs
 
 
-@mistake("conv2d_macs", "no_dilation",
-         "ignores the dilation in the output size: a dilated kernel spans d(k - 1) + 1 pixels, "
-         "so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1")
+@mistake(
+    "conv2d_macs",
+    "no_dilation",
+    "ignores the dilation in the output size: a dilated kernel spans d(k - 1) + 1 pixels, "
+    "so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1",
+)
 def conv2d_macs_no_dilation(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -522,10 +610,13 @@ def conv2d_macs_no_dilation(layer, input_shape):
     return layer.out_channels * h_out * w_out * (layer.in_channels // layer.groups) * kh * kw
 
 
-@mistake("conv2d_macs", "square_kernel",
-         "assumes square kernels, strides and paddings (uses only their first value): "
-         "layer.kernel_size, layer.stride, layer.padding and layer.dilation are (height, "
-         "width) pairs, use each for its own axis")
+@mistake(
+    "conv2d_macs",
+    "square_kernel",
+    "assumes square kernels, strides and paddings (uses only their first value): "
+    "layer.kernel_size, layer.stride, layer.padding and layer.dilation are (height, "
+    "width) pairs, use each for its own axis",
+)
 def conv2d_macs_square_kernel(layer, input_shape):
     C, H, W = input_shape
     k, s, p, d = layer.kernel_size[0], layer.stride[0], layer.padding[0], layer.dilation[0]
@@ -534,9 +625,12 @@ def conv2d_macs_square_kernel(layer, input_shape):
     return layer.out_channels * h_out * w_out * (layer.in_channels // layer.groups) * k * k
 
 
-@mistake("conv2d_macs", "rounds_up",
-         "rounds the output size up: a window that would stick out of the (padded) image is "
-         "not computed, so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1 (use //)")
+@mistake(
+    "conv2d_macs",
+    "rounds_up",
+    "rounds the output size up: a window that would stick out of the (padded) image is "
+    "not computed, so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1 (use //)",
+)
 def conv2d_macs_rounds_up(layer, input_shape):
     C, H, W = input_shape
     kh, kw = layer.kernel_size
@@ -548,9 +642,13 @@ def conv2d_macs_rounds_up(layer, input_shape):
 
 # --- 5. exit_costs -----------------------------------------------------------------------
 
-@mistake("exit_costs", "blocks_only",
-         "counts only the blocks: a sample that leaves at exit k also paid for every exit head "
-         "evaluated on its way, the earlier side exits that let it go on and exit k itself")
+
+@mistake(
+    "exit_costs",
+    "blocks_only",
+    "counts only the blocks: a sample that leaves at exit k also paid for every exit head "
+    "evaluated on its way, the earlier side exits that let it go on and exit k itself",
+)
 def exit_costs_blocks_only(model, input_shape):
     parts = macs_by_part(model, input_shape)
     costs, spent = [], 0
@@ -561,10 +659,13 @@ def exit_costs_blocks_only(model, input_shape):
     return torch.tensor(costs, dtype=torch.float64)
 
 
-@mistake("exit_costs", "own_head_only",
-         "adds only the exit's own head: the earlier side exits were evaluated too (they "
-         "decided to let the sample go on), so exit k costs the blocks up to it plus exits "
-         "1 to k")
+@mistake(
+    "exit_costs",
+    "own_head_only",
+    "adds only the exit's own head: the earlier side exits were evaluated too (they "
+    "decided to let the sample go on), so exit k costs the blocks up to it plus exits "
+    "1 to k",
+)
 def exit_costs_own_head_only(model, input_shape):
     parts = macs_by_part(model, input_shape)
     costs, blocks = [], 0
@@ -576,10 +677,13 @@ def exit_costs_own_head_only(model, input_shape):
     return torch.tensor(costs, dtype=torch.float64)
 
 
-@mistake("exit_costs", "one_block_short",
-         "leaves out the block an exit sits after: model.exit_blocks are 1-based, exit k "
-         "follows block model.exit_blocks[k], so blocks 1 to model.exit_blocks[k] (included) "
-         "have run")
+@mistake(
+    "exit_costs",
+    "one_block_short",
+    "leaves out the block an exit sits after: model.exit_blocks are 1-based, exit k "
+    "follows block model.exit_blocks[k], so blocks 1 to model.exit_blocks[k] (included) "
+    "have run",
+)
 def exit_costs_one_block_short(model, input_shape):
     parts = macs_by_part(model, input_shape)
     costs, heads = [], 0
@@ -590,9 +694,12 @@ def exit_costs_one_block_short(model, input_shape):
     return torch.tensor(costs, dtype=torch.float64)
 
 
-@mistake("exit_costs", "exit_after_block_k",
-         "assumes exit k sits right after block k: look up where each exit is, it follows "
-         "block model.exit_blocks[k] (1-based), and blocks without an exit count too")
+@mistake(
+    "exit_costs",
+    "exit_after_block_k",
+    "assumes exit k sits right after block k: look up where each exit is, it follows "
+    "block model.exit_blocks[k] (1-based), and blocks without an exit count too",
+)
 def exit_costs_exit_after_block_k(model, input_shape):
     parts = macs_by_part(model, input_shape)
     costs, spent = [], 0
@@ -604,10 +711,14 @@ def exit_costs_exit_after_block_k(model, input_shape):
 
 # --- 6. expected_calibration_error -------------------------------------------------------
 
-@mistake("expected_calibration_error", "true_class_confidence",
-         "uses the probability of the true class as the confidence: the confidence is the "
-         "probability the model gives its own prediction, the largest one, "
-         "probs.max(dim=1)")
+
+@mistake(
+    "expected_calibration_error",
+    "true_class_confidence",
+    "uses the probability of the true class as the confidence: the confidence is the "
+    "probability the model gives its own prediction, the largest one, "
+    "probs.max(dim=1)",
+)
 def expected_calibration_error_true_class_confidence(probs, y, n_bins=15):
     confidence = probs.gather(1, y[:, None]).squeeze(1)
     correct = (probs.argmax(dim=1) == y).float()
@@ -620,9 +731,12 @@ def expected_calibration_error_true_class_confidence(probs, y, n_bins=15):
     return ece
 
 
-@mistake("expected_calibration_error", "unweighted_bins",
-         "averages the bins' gaps with equal weights: weigh each bin by its share of the "
-         "samples, n_b / N, so a bin with one sample counts less than one with a hundred")
+@mistake(
+    "expected_calibration_error",
+    "unweighted_bins",
+    "averages the bins' gaps with equal weights: weigh each bin by its share of the "
+    "samples, n_b / N, so a bin with one sample counts less than one with a hundred",
+)
 def expected_calibration_error_unweighted_bins(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
     correct = (predicted == y).float()
@@ -634,9 +748,13 @@ def expected_calibration_error_unweighted_bins(probs, y, n_bins=15):
     return sum(gaps) / len(gaps)
 
 
-@mistake("expected_calibration_error", "empty_bins_nan",
-         "gives NaN when a bin is empty (the mean of no values is 0 / 0): skip the empty "
-         "bins, their weight n_b / N is 0 anyway", matches_output=False)
+@mistake(
+    "expected_calibration_error",
+    "empty_bins_nan",
+    "gives NaN when a bin is empty (the mean of no values is 0 / 0): skip the empty "
+    "bins, their weight n_b / N is 0 anyway",
+    matches_output=False,
+)
 def expected_calibration_error_empty_bins_nan(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
     correct = (predicted == y).float()
@@ -648,9 +766,12 @@ def expected_calibration_error_empty_bins_nan(probs, y, n_bins=15):
     return ece
 
 
-@mistake("expected_calibration_error", "global_accuracy",
-         "compares each bin's confidence with the accuracy of *all* samples: acc_b is the "
-         "accuracy of the samples in bin b only, correct[in_bin].mean()")
+@mistake(
+    "expected_calibration_error",
+    "global_accuracy",
+    "compares each bin's confidence with the accuracy of *all* samples: acc_b is the "
+    "accuracy of the samples in bin b only, correct[in_bin].mean()",
+)
 def expected_calibration_error_global_accuracy(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
     accuracy = (predicted == y).float().mean()
@@ -662,9 +783,12 @@ def expected_calibration_error_global_accuracy(probs, y, n_bins=15):
     return ece
 
 
-@mistake("expected_calibration_error", "signed_gap",
-         "adds up the signed gaps acc_b - conf_b, so over- and underconfident bins cancel "
-         "out: take their absolute value, |acc_b - conf_b|")
+@mistake(
+    "expected_calibration_error",
+    "signed_gap",
+    "adds up the signed gaps acc_b - conf_b, so over- and underconfident bins cancel "
+    "out: take their absolute value, |acc_b - conf_b|",
+)
 def expected_calibration_error_signed_gap(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
     correct = (predicted == y).float()
@@ -676,9 +800,12 @@ def expected_calibration_error_signed_gap(probs, y, n_bins=15):
     return ece
 
 
-@mistake("expected_calibration_error", "counts_not_shares",
-         "weighs each bin by its number of samples n_b: divide by N, the weights n_b / N add "
-         "up to 1 and the ECE lies in [0, 1]")
+@mistake(
+    "expected_calibration_error",
+    "counts_not_shares",
+    "weighs each bin by its number of samples n_b: divide by N, the weights n_b / N add "
+    "up to 1 and the ECE lies in [0, 1]",
+)
 def expected_calibration_error_counts_not_shares(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
     correct = (predicted == y).float()
@@ -693,9 +820,13 @@ def expected_calibration_error_counts_not_shares(probs, y, n_bins=15):
 
 # --- 7. fit_temperature ------------------------------------------------------------------
 
-@mistake("fit_temperature", "multiplies",
-         "multiplies the logits by T instead of dividing them: temperature scaling is "
-         "softmax(logits / T), so your T is about 1 / (the right one)")
+
+@mistake(
+    "fit_temperature",
+    "multiplies",
+    "multiplies the logits by T instead of dividing them: temperature scaling is "
+    "softmax(logits / T), so your T is about 1 / (the right one)",
+)
 def fit_temperature_multiplies(logits, y):
     logits = logits.detach().double()
     t = torch.ones((), dtype=torch.float64, requires_grad=True)
@@ -711,10 +842,13 @@ def fit_temperature_multiplies(logits, y):
     return t.item()
 
 
-@mistake("fit_temperature", "fits_accuracy",
-         "chooses T by accuracy: dividing every logit by the same T > 0 changes no argmax, so "
-         "the accuracy is the same for every T. Minimise the negative log-likelihood, "
-         "F.cross_entropy(logits / T, y), instead")
+@mistake(
+    "fit_temperature",
+    "fits_accuracy",
+    "chooses T by accuracy: dividing every logit by the same T > 0 changes no argmax, so "
+    "the accuracy is the same for every T. Minimise the negative log-likelihood, "
+    "F.cross_entropy(logits / T, y), instead",
+)
 def fit_temperature_fits_accuracy(logits, y):
     best_t, best_acc = None, -1.0
     for t in torch.linspace(0.05, 5.0, 100).tolist():
@@ -724,9 +858,12 @@ def fit_temperature_fits_accuracy(logits, y):
     return best_t
 
 
-@mistake("fit_temperature", "returns_log_t",
-         "returns log T: optimising t = log T keeps T positive, but the temperature is "
-         "exp(t), return math.exp(t) (or t.exp().item())")
+@mistake(
+    "fit_temperature",
+    "returns_log_t",
+    "returns log T: optimising t = log T keeps T positive, but the temperature is "
+    "exp(t), return math.exp(t) (or t.exp().item())",
+)
 def fit_temperature_returns_log_t(logits, y):
     logits = logits.detach().double()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
@@ -742,9 +879,12 @@ def fit_temperature_returns_log_t(logits, y):
     return log_t.item()
 
 
-@mistake("fit_temperature", "coarse_grid",
-         "searches too coarse a grid of temperatures (steps of 0.5): the best T lies between "
-         "the grid points. Minimise the NLL continuously (L-BFGS or Adam on log T) or on a "
-         "grid with steps of 0.01 or finer")
+@mistake(
+    "fit_temperature",
+    "coarse_grid",
+    "searches too coarse a grid of temperatures (steps of 0.5): the best T lies between "
+    "the grid points. Minimise the NLL continuously (L-BFGS or Adam on log T) or on a "
+    "grid with steps of 0.01 or finer",
+)
 def fit_temperature_coarse_grid(logits, y):
     return min([0.5, 1.0, 1.5, 2.0], key=lambda t: _nll(logits, y, t))

@@ -2,8 +2,8 @@
 
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.exits` and with hand-computed answers,
-and raises :class:`~xaiexit.grading.GradingError` with a message that names the mistake
-(see :mod:`xaiexit.grading.exit_rules_mistakes`) when it is wrong.
+and raises :class:`~xaiexit_grading.GradingError` with a message that names the mistake
+(see :mod:`xaiexit_grading.exit_rules_mistakes`) when it is wrong.
 
 No exercise takes a model; each must leave its inputs unchanged. Two exercises build on
 earlier ones: ``coherence_scores`` calls the learner's ``cosine_similarity_maps`` and
@@ -15,6 +15,7 @@ Examples
 >>> from xaiexit.exits import spatial_entropy
 >>> check_spatial_entropy(spatial_entropy)   # the reference passes
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,13 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from xaiexit import exits as reference
-from xaiexit.grading import exit_rules_mistakes as mistakes
-from xaiexit.grading import gradient_saliency_mistakes as lesson1_mistakes
-from xaiexit.grading._checks import (
-    number,
-    same_number,
-    show_number,
-    unchanged,
+from xaiexit_grading import exit_rules_mistakes as mistakes
+from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
+from xaiexit_grading._checks import (
     Grader,
     GradingError,
     _type,
@@ -38,8 +35,12 @@ from xaiexit.grading._checks import (
     call,
     close,
     expect_tensor,
+    number,
     reference_helpers,
+    same_number,
     seeded,
+    show_number,
+    unchanged,
 )
 
 SEED = 20261128  # hidden inputs differ from anything the notebook shows
@@ -50,19 +51,26 @@ _grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
 # --- shared helpers ----------------------------------------------------------------------
 
 
-
 def _nan_means(name: str, mistake: str):
     """A screen that names ``mistake`` when the output holds NaN or infinite values."""
+
     def screen(out):
-        if _type(out) is torch.Tensor and out.is_floating_point() \
-                and not bool(torch.all(torch.isfinite(out.detach()))):
+        if _type(out) is torch.Tensor and out.is_floating_point() and not bool(torch.all(torch.isfinite(out.detach()))):
             raise GradingError(f"{name} {mistakes.message(name, mistake)}")
 
     return screen
 
 
-def _compare_maps(name: str, fn, args: tuple, expected: torch.Tensor, case: str, screen=None,
-                  crash_means: str | None = None, kwargs: dict | None = None) -> None:
+def _compare_maps(
+    name: str,
+    fn,
+    args: tuple,
+    expected: torch.Tensor,
+    case: str,
+    screen=None,
+    crash_means: str | None = None,
+    kwargs: dict | None = None,
+) -> None:
     """Call ``fn`` on copies of ``args`` (and ``kwargs``), check it left them unchanged, let
     ``screen(out)`` name a mistake it recognises (NaN, say), then compare with ``expected``
     (a catalogued mistake is named also when its output has another shape).
@@ -76,21 +84,21 @@ def _compare_maps(name: str, fn, args: tuple, expected: torch.Tensor, case: str,
     except GradingError as err:
         if crash_means is None:
             raise
-        detail = str(err)[len(name):].strip()
+        detail = str(err)[len(name) :].strip()
         raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
     unchanged(name, args, given)
     if screen is not None:
         screen(out)
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(name, name, args, lambda wrong: _type(wrong) is torch.Tensor
-                      and wrong.shape == out.shape and close(out, wrong))
+        _grader.name_mistake(
+            name,
+            name,
+            args,
+            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
+        )
     out = expect_tensor(out, name, expected.shape)
     if not close(out, expected):
         _grader.diagnose(name, name, out, expected, args, case)
-
-
-
-
 
 
 def _blobs(batch: int, height: int, width: int) -> torch.Tensor:
@@ -106,6 +114,7 @@ def _blobs(batch: int, height: int, width: int) -> torch.Tensor:
 
 # --- 1. spatial_entropy ------------------------------------------------------------------
 
+
 def check_spatial_entropy(fn) -> None:
     """Hidden test of ``spatial_entropy(heatmap)``: -sum p ln p / ln(H W) per map,
     p = map / sum, 0 ln 0 = 0, an all-zero map counting as uniform (1)."""
@@ -119,23 +128,37 @@ def check_spatial_entropy(fn) -> None:
         maps[1] = 5.0
         maps[2, :2] = 1.0
         maps[3, 1:3, 2:] = 3.0
-        _compare_maps(name, fn, (maps,), torch.tensor([0.0, 1.0, 0.75, 0.5], dtype=torch.float64),
-                      "on 4 x 4 maps worked by hand (all the mass on one pixel gives 0, a uniform map 1, "
-                      "mass spread evenly over 8 pixels ln 8 / ln 16 = 0.75, over 4 pixels 0.5)",
-                      screen=_nan_means(name, "log_of_zero"))
-        for maps, case in ((_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
-                           (_blobs(2, 5, 7), "on random positive (2, 5, 7) maps")):
-            _compare_maps(name, fn, (maps,), reference.spatial_entropy(maps), case,
-                          screen=_nan_means(name, "log_of_zero"))
+        _compare_maps(
+            name,
+            fn,
+            (maps,),
+            torch.tensor([0.0, 1.0, 0.75, 0.5], dtype=torch.float64),
+            "on 4 x 4 maps worked by hand (all the mass on one pixel gives 0, a uniform map 1, "
+            "mass spread evenly over 8 pixels ln 8 / ln 16 = 0.75, over 4 pixels 0.5)",
+            screen=_nan_means(name, "log_of_zero"),
+        )
+        for maps, case in (
+            (_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
+            (_blobs(2, 5, 7), "on random positive (2, 5, 7) maps"),
+        ):
+            _compare_maps(
+                name, fn, (maps,), reference.spatial_entropy(maps), case, screen=_nan_means(name, "log_of_zero")
+            )
         # sparse maps (many pixels without mass) and an all-zero map
         maps = _blobs(3, 6, 6) * (torch.rand(3, 6, 6) < 0.5)
         maps[1] = 0.0
-        _compare_maps(name, fn, (maps,), reference.spatial_entropy(maps),
-                      "on sparse (3, 6, 6) maps, the second of them all zero (it counts as uniform: 1)",
-                      screen=_nan_means(name, "zero_map_nan"))
+        _compare_maps(
+            name,
+            fn,
+            (maps,),
+            reference.spatial_entropy(maps),
+            "on sparse (3, 6, 6) maps, the second of them all zero (it counts as uniform: 1)",
+            screen=_nan_means(name, "zero_map_nan"),
+        )
 
 
 # --- 2. moment_of_inertia ----------------------------------------------------------------
+
 
 def check_moment_of_inertia(fn) -> None:
     """Hidden test of ``moment_of_inertia(heatmap)``: sum p ((y - cy)^2 + (x - cx)^2) with
@@ -145,26 +168,41 @@ def check_moment_of_inertia(fn) -> None:
     with seeded(SEED):
         # by hand on 8 x 8 maps (pixel centres at 1/16, 3/16, ..., 15/16)
         maps = torch.zeros(4, 8, 8)
-        maps[0, 4, 4] = 2.0                  # one pixel: 0
+        maps[0, 4, 4] = 2.0  # one pixel: 0
         maps[1, 0, 0] = maps[1, 0, 4] = 1.0  # two pixels 0.5 apart in x: 0.25^2 = 0.0625
         maps[2, 0, 0] = maps[2, 7, 7] = 3.0  # opposite corners: 2 * (7/16)^2 = 0.3828125
-        maps[3] = 1.0                        # uniform: 2 * (1 - 1/64) / 12 = 0.1640625
-        _compare_maps(name, fn, (maps,), torch.tensor([0.0, 0.0625, 0.3828125, 0.1640625], dtype=torch.float64),
-                      "on 8 x 8 maps worked by hand (one pixel gives 0; two pixels half the width apart "
-                      "0.25^2 = 0.0625; two opposite corners 2 * (7/16)^2 = 0.3828; a uniform map "
-                      "2 * (1 - 1/64) / 12 = 0.1641)", screen=_nan_means(name, "zero_map_nan"))
-        for maps, case in ((_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
-                           (_blobs(2, 6, 10), "on random positive (2, 6, 10) maps (not square)")):
-            _compare_maps(name, fn, (maps,), reference.moment_of_inertia(maps), case,
-                          screen=_nan_means(name, "zero_map_nan"))
+        maps[3] = 1.0  # uniform: 2 * (1 - 1/64) / 12 = 0.1640625
+        _compare_maps(
+            name,
+            fn,
+            (maps,),
+            torch.tensor([0.0, 0.0625, 0.3828125, 0.1640625], dtype=torch.float64),
+            "on 8 x 8 maps worked by hand (one pixel gives 0; two pixels half the width apart "
+            "0.25^2 = 0.0625; two opposite corners 2 * (7/16)^2 = 0.3828; a uniform map "
+            "2 * (1 - 1/64) / 12 = 0.1641)",
+            screen=_nan_means(name, "zero_map_nan"),
+        )
+        for maps, case in (
+            (_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
+            (_blobs(2, 6, 10), "on random positive (2, 6, 10) maps (not square)"),
+        ):
+            _compare_maps(
+                name, fn, (maps,), reference.moment_of_inertia(maps), case, screen=_nan_means(name, "zero_map_nan")
+            )
         maps = _blobs(3, 9, 9) * (torch.rand(3, 9, 9) < 0.6)
         maps[0] = 0.0
-        _compare_maps(name, fn, (maps,), reference.moment_of_inertia(maps),
-                      "on sparse (3, 9, 9) maps, the first of them all zero (it counts as uniform: "
-                      "2 * (1 - 1/81) / 12 = 0.1646)", screen=_nan_means(name, "zero_map_nan"))
+        _compare_maps(
+            name,
+            fn,
+            (maps,),
+            reference.moment_of_inertia(maps),
+            "on sparse (3, 9, 9) maps, the first of them all zero (it counts as uniform: 2 * (1 - 1/81) / 12 = 0.1646)",
+            screen=_nan_means(name, "zero_map_nan"),
+        )
 
 
 # --- 3. cosine_similarity_maps -----------------------------------------------------------
+
 
 def check_cosine_similarity_maps(fn) -> None:
     """Hidden test of ``cosine_similarity_maps(a, b)``: after ``resize_to_common`` (bilinear,
@@ -177,27 +215,43 @@ def check_cosine_similarity_maps(fn) -> None:
         # and [[1, 0], [0, 0]] give 1 / sqrt(2)
         a = torch.tensor([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]]])
         b = torch.tensor([[[5.0, 10.0], [15.0, 20.0]], [[0.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]]])
-        _compare_maps(name, fn, (a, b), torch.tensor([1.0, 0.0, 1 / math.sqrt(2)], dtype=torch.float64),
-                      "on 2 x 2 maps worked by hand (a map and 5 times it give 1, maps with no overlap 0, "
-                      "[[1, 1], [0, 0]] and [[1, 0], [0, 0]] give 1 / sqrt(2) = 0.7071)")
+        _compare_maps(
+            name,
+            fn,
+            (a, b),
+            torch.tensor([1.0, 0.0, 1 / math.sqrt(2)], dtype=torch.float64),
+            "on 2 x 2 maps worked by hand (a map and 5 times it give 1, maps with no overlap 0, "
+            "[[1, 1], [0, 0]] and [[1, 0], [0, 0]] give 1 / sqrt(2) = 0.7071)",
+        )
         a, b = _blobs(3, 6, 6), _blobs(3, 6, 6)
         _compare_maps(name, fn, (a, b), reference.cosine_similarity_maps(a, b), "on random (3, 6, 6) maps")
         # maps of two resolutions, as at two exits
         a, b = _blobs(3, 8, 8), _blobs(3, 4, 4)
-        for args, case in (((a, b), "on (3, 8, 8) maps against (3, 4, 4) maps"),
-                           ((b, a), "on (3, 4, 4) maps against (3, 8, 8) maps"),
-                           ((_blobs(2, 8, 4), _blobs(2, 4, 8)), "on (2, 8, 4) maps against (2, 4, 8) maps "
-                            "(both are resized, to 8 x 8)")):
+        for args, case in (
+            ((a, b), "on (3, 8, 8) maps against (3, 4, 4) maps"),
+            ((b, a), "on (3, 4, 4) maps against (3, 8, 8) maps"),
+            (
+                (_blobs(2, 8, 4), _blobs(2, 4, 8)),
+                "on (2, 8, 4) maps against (2, 4, 8) maps (both are resized, to 8 x 8)",
+            ),
+        ):
             _compare_maps(name, fn, args, reference.cosine_similarity_maps(*args), case, crash_means="no_resize")
         # all-zero maps score 0
         a, b = _blobs(3, 8, 8), _blobs(3, 4, 4)
         a[0], b[2] = 0.0, 0.0
-        _compare_maps(name, fn, (a, b), reference.cosine_similarity_maps(a, b),
-                      "on (3, 8, 8) against (3, 4, 4) maps where the first pair has an all-zero map in a "
-                      "and the third in b (those pairs score 0)", screen=_nan_means(name, "zero_map_nan"))
+        _compare_maps(
+            name,
+            fn,
+            (a, b),
+            reference.cosine_similarity_maps(a, b),
+            "on (3, 8, 8) against (3, 4, 4) maps where the first pair has an all-zero map in a "
+            "and the third in b (those pairs score 0)",
+            screen=_nan_means(name, "zero_map_nan"),
+        )
 
 
 # --- 4. ssim_maps ------------------------------------------------------------------------
+
 
 def _related(a: torch.Tensor, share: float = 0.6) -> torch.Tensor:
     """Maps that partly agree with ``a``: ``share`` of ``a`` plus noise, in [0, 1]."""
@@ -216,31 +270,62 @@ def check_ssim_maps(fn) -> None:
         a, b = torch.zeros(3, 9, 9), torch.zeros(3, 9, 9)
         a[0], b[0] = 0.5, 0.25
         a[1] = b[1] = torch.rand(9, 9)
-        _compare_maps(name, fn, (a, b), torch.tensor([0.2501 / 0.3126, 1.0, 1.0], dtype=torch.float64),
-                      "on 9 x 9 maps worked by hand (flat maps of 0.5 and 0.25 give "
-                      "(2 * 0.125 + C1) / (0.25 + 0.0625 + C1) = 0.8001, equal maps 1, two all-zero maps 1)",
-                      screen=_nan_means(name, "no_constants"))
+        _compare_maps(
+            name,
+            fn,
+            (a, b),
+            torch.tensor([0.2501 / 0.3126, 1.0, 1.0], dtype=torch.float64),
+            "on 9 x 9 maps worked by hand (flat maps of 0.5 and 0.25 give "
+            "(2 * 0.125 + C1) / (0.25 + 0.0625 + C1) = 0.8001, equal maps 1, two all-zero maps 1)",
+            screen=_nan_means(name, "no_constants"),
+        )
         a = torch.rand(3, 12, 12)
         b = _related(a)
-        _compare_maps(name, fn, (a, b), reference.ssim_maps(a, b), "on related random (3, 12, 12) maps in [0, 1]",
-                      screen=_nan_means(name, "no_constants"))
+        _compare_maps(
+            name,
+            fn,
+            (a, b),
+            reference.ssim_maps(a, b),
+            "on related random (3, 12, 12) maps in [0, 1]",
+            screen=_nan_means(name, "no_constants"),
+        )
         # maps of two resolutions, as at two exits
         a = torch.rand(2, 16, 16)
         b = _related(F.avg_pool2d(a[:, None], 2)[:, 0])
-        _compare_maps(name, fn, (a, b), reference.ssim_maps(a, b), "on (2, 16, 16) maps against (2, 8, 8) maps",
-                      screen=_nan_means(name, "no_constants"), crash_means="no_resize")
+        _compare_maps(
+            name,
+            fn,
+            (a, b),
+            reference.ssim_maps(a, b),
+            "on (2, 16, 16) maps against (2, 8, 8) maps",
+            screen=_nan_means(name, "no_constants"),
+            crash_means="no_resize",
+        )
         # another data_range and another window
         a = 4 * torch.rand(2, 10, 10)
         b = 4 * _related(a / 4)
-        _compare_maps(name, fn, (a, b, 4.0), reference.ssim_maps(a, b, 4.0),
-                      "on (2, 10, 10) maps in [0, 4] with data_range=4.0", screen=_nan_means(name, "no_constants"))
+        _compare_maps(
+            name,
+            fn,
+            (a, b, 4.0),
+            reference.ssim_maps(a, b, 4.0),
+            "on (2, 10, 10) maps in [0, 4] with data_range=4.0",
+            screen=_nan_means(name, "no_constants"),
+        )
         a = torch.rand(2, 9, 11)
         b = _related(a, 0.4)
-        _compare_maps(name, fn, (a, b, 1.0, 5), reference.ssim_maps(a, b, 1.0, 5),
-                      "on (2, 9, 11) maps with window=5", screen=_nan_means(name, "no_constants"))
+        _compare_maps(
+            name,
+            fn,
+            (a, b, 1.0, 5),
+            reference.ssim_maps(a, b, 1.0, 5),
+            "on (2, 9, 11) maps with window=5",
+            screen=_nan_means(name, "no_constants"),
+        )
 
 
 # --- 5. coherence_scores -----------------------------------------------------------------
+
 
 def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) -> None:
     expected = reference.coherence_scores(maps, "previous" if ref is None else ref)
@@ -251,8 +336,12 @@ def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) ->
     if _type(out) in (list, tuple) and len(out) and all(_type(row) is torch.Tensor for row in out):
         raise GradingError(f"{name} {mistakes.message(name, 'returns_list')}")
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(name, name, args, lambda wrong: _type(wrong) is torch.Tensor
-                      and wrong.shape == out.shape and close(out, wrong))
+        _grader.name_mistake(
+            name,
+            name,
+            args,
+            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
+        )
     out = expect_tensor(out, name, expected.shape)
     if not close(out, expected):
         _grader.diagnose(name, name, out, expected, args, case)
@@ -271,27 +360,51 @@ def check_coherence_scores(fn) -> None:
     with seeded(SEED), reference_helpers(fn, cosine_similarity_maps=reference.cosine_similarity_maps):
         maps = [_blobs(5, 8, 8), _blobs(5, 8, 8), _blobs(5, 4, 4), _blobs(5, 4, 4)]
         sizes = "8 x 8, 8 x 8, 4 x 4 and 4 x 4 maps of 5 samples"
-        _compare_coherence(name, fn, maps, None, f"on 4 exits with {sizes} and the default reference "
-                           "(row j compares exit j + 1 with exit j)")
-        _compare_coherence(name, fn, maps, "final", f"on 4 exits with {sizes} and reference='final' "
-                           "(row j compares exit j with the last exit)")
-        _compare_coherence(name, fn, [_blobs(3, 6, 6), _blobs(3, 3, 3)], "previous",
-                           "on 2 exits with 6 x 6 and 3 x 3 maps of 3 samples and reference='previous' (one row)")
-        _compare_coherence(name, fn, [_blobs(4, 8, 8), _blobs(4, 4, 4), _blobs(4, 2, 2)], "final",
-                           "on 3 exits with 8 x 8, 4 x 4 and 2 x 2 maps of 4 samples and reference='final'")
+        _compare_coherence(
+            name,
+            fn,
+            maps,
+            None,
+            f"on 4 exits with {sizes} and the default reference (row j compares exit j + 1 with exit j)",
+        )
+        _compare_coherence(
+            name,
+            fn,
+            maps,
+            "final",
+            f"on 4 exits with {sizes} and reference='final' (row j compares exit j with the last exit)",
+        )
+        _compare_coherence(
+            name,
+            fn,
+            [_blobs(3, 6, 6), _blobs(3, 3, 3)],
+            "previous",
+            "on 2 exits with 6 x 6 and 3 x 3 maps of 3 samples and reference='previous' (one row)",
+        )
+        _compare_coherence(
+            name,
+            fn,
+            [_blobs(4, 8, 8), _blobs(4, 4, 4), _blobs(4, 2, 2)],
+            "final",
+            "on 3 exits with 8 x 8, 4 x 4 and 2 x 2 maps of 4 samples and reference='final'",
+        )
         # a reference that is neither 'previous' nor 'final'
         try:
             fn([m.clone() for m in maps], reference="middle")
         except ValueError:
             return
         except Exception as exc:  # noqa: BLE001 - any other failure of learner code is graded
-            raise GradingError(f"{name} raised {_type(exc).__name__} for reference='middle': raise a ValueError "
-                               "naming the two choices, 'previous' and 'final'") from None
-        raise GradingError(f"{name} {mistakes.message(name, 'no_value_error')} (it returned a result for "
-                           "reference='middle')")
+            raise GradingError(
+                f"{name} raised {_type(exc).__name__} for reference='middle': raise a ValueError "
+                "naming the two choices, 'previous' and 'final'"
+            ) from None
+        raise GradingError(
+            f"{name} {mistakes.message(name, 'no_value_error')} (it returned a result for reference='middle')"
+        )
 
 
 # --- 6. choose_threshold -----------------------------------------------------------------
+
 
 def _compare_threshold(name: str, fn, args: tuple, case: str) -> None:
     expected = reference.choose_threshold(*args)
@@ -303,7 +416,9 @@ def _compare_threshold(name: str, fn, args: tuple, case: str) -> None:
     value = number(out, name)
     if not same_number(value, expected):
         _grader.name_mistake(name, name, args, lambda wrong: same_number(number(wrong, name), value))
-        raise GradingError(f"{name} returns {show_number(value)} {case}; the correct threshold is {show_number(expected)}")
+        raise GradingError(
+            f"{name} returns {show_number(value)} {case}; the correct threshold is {show_number(expected)}"
+        )
 
 
 def _graded_scores(n: int, higher_is_surer: bool, skill: float) -> tuple:
@@ -327,41 +442,65 @@ def check_choose_threshold(fn) -> None:
         # right, right, wrong, right, right, wrong: the top n reach 1, 1, 2/3, 3/4, 4/5, 2/3
         scores = torch.tensor([0.25, 1.0, 0.125, 0.875, 0.5, 0.75])
         correct = torch.tensor([True, True, False, True, True, False])
-        _compare_threshold(name, fn, (scores, correct, 0.75),
-                           "on scores [0.25, 1.0, 0.125, 0.875, 0.5, 0.75], right, right, wrong, right, right, "
-                           "wrong, with target_accuracy=0.75 (from the surest, the top n reach accuracies 1, 1, "
-                           "2/3, 3/4, 4/5, 2/3: the loosest cut that reaches 0.75 lets 5 leave, so 0.25)")
+        _compare_threshold(
+            name,
+            fn,
+            (scores, correct, 0.75),
+            "on scores [0.25, 1.0, 0.125, 0.875, 0.5, 0.75], right, right, wrong, right, right, "
+            "wrong, with target_accuracy=0.75 (from the surest, the top n reach accuracies 1, 1, "
+            "2/3, 3/4, 4/5, 2/3: the loosest cut that reaches 0.75 lets 5 leave, so 0.25)",
+        )
         # by hand: the loosest cut reaches the target exactly (3 of the top 4 are right)
         scores = torch.tensor([0.3, 0.9, 0.5, 0.7, 0.2, 0.4])
         correct = torch.tensor([False, True, True, False, False, True])
-        _compare_threshold(name, fn, (scores, correct, 0.75),
-                           "on scores [0.3, 0.9, 0.5, 0.7, 0.2, 0.4], wrong, right, right, wrong, wrong, right, "
-                           "with target_accuracy=0.75 (the top 4 reach exactly 3/4, so 0.4)")
+        _compare_threshold(
+            name,
+            fn,
+            (scores, correct, 0.75),
+            "on scores [0.3, 0.9, 0.5, 0.7, 0.2, 0.4], wrong, right, right, wrong, wrong, right, "
+            "with target_accuracy=0.75 (the top 4 reach exactly 3/4, so 0.4)",
+        )
         # ties: the two samples at 0.8, one right and one wrong, leave together
         scores = torch.tensor([0.6, 0.8, 0.9, 0.8, 0.7])
         correct = torch.tensor([True, True, True, False, True])
-        _compare_threshold(name, fn, (scores, correct, 1.0),
-                           "on scores [0.6, 0.8, 0.9, 0.8, 0.7] with target_accuracy=1.0, where the two "
-                           "samples at 0.8 (one right, one wrong) can only leave together (so 0.9)")
+        _compare_threshold(
+            name,
+            fn,
+            (scores, correct, 1.0),
+            "on scores [0.6, 0.8, 0.9, 0.8, 0.7] with target_accuracy=1.0, where the two "
+            "samples at 0.8 (one right, one wrong) can only leave together (so 0.9)",
+        )
         # targets no accuracy k / n can equal, so float32 rounding never decides
         for n, higher, target, skill in ((40, True, 0.81, 0.6), (40, False, 0.81, 0.6), (30, True, 0.91, 0.5)):
             scores, correct = _graded_scores(n, higher, skill)
             lower = "" if higher else " (a lower score is surer)"
-            _compare_threshold(name, fn, (scores, correct, target, higher),
-                               f"on {n} random scores with ties, target_accuracy={target} and "
-                               f"higher_is_surer={higher}{lower}")
+            _compare_threshold(
+                name,
+                fn,
+                (scores, correct, target, higher),
+                f"on {n} random scores with ties, target_accuracy={target} and higher_is_surer={higher}{lower}",
+            )
         # nobody may leave: the surest sample is wrong and the target is 1
         scores = torch.tensor([0.3, 0.9, 0.6, 0.1])
         correct = torch.tensor([True, False, True, True])
-        _compare_threshold(name, fn, (scores, correct, 1.0),
-                           "when no threshold reaches the target (scores [0.3, 0.9, 0.6, 0.1], the surest "
-                           "sample is wrong, target_accuracy=1.0: nobody may leave, so inf)")
-        _compare_threshold(name, fn, (1.0 - scores, correct, 1.0, False),
-                           "when no threshold reaches the target and a lower score is surer (scores "
-                           "[0.7, 0.1, 0.4, 0.9], target_accuracy=1.0: nobody may leave, so -inf)")
+        _compare_threshold(
+            name,
+            fn,
+            (scores, correct, 1.0),
+            "when no threshold reaches the target (scores [0.3, 0.9, 0.6, 0.1], the surest "
+            "sample is wrong, target_accuracy=1.0: nobody may leave, so inf)",
+        )
+        _compare_threshold(
+            name,
+            fn,
+            (1.0 - scores, correct, 1.0, False),
+            "when no threshold reaches the target and a lower score is surer (scores "
+            "[0.7, 0.1, 0.4, 0.9], target_accuracy=1.0: nobody may leave, so -inf)",
+        )
 
 
 # --- 7. operating_point ------------------------------------------------------------------
+
 
 def _triple(out, name: str) -> tuple:
     """The learner's (threshold, accuracy, share) as three floats."""
@@ -375,8 +514,10 @@ def _triple(out, name: str) -> tuple:
         try:
             values.append(number(item, name))
         except GradingError:
-            raise GradingError(f"{name} must return (threshold, accuracy, share) as three floats; its {what} "
-                               f"is a {_type(item).__name__}") from None
+            raise GradingError(
+                f"{name} must return (threshold, accuracy, share) as three floats; its {what} "
+                f"is a {_type(item).__name__}"
+            ) from None
     return tuple(values)
 
 
@@ -387,7 +528,9 @@ def _compare_operating_point(name: str, fn, args: tuple, case: str) -> None:
     unchanged(name, args, given)
     got = _triple(out, name)
     if not all(same_number(v, e) for v, e in zip(got, expected)):
-        _grader.name_mistake(name, name, args, lambda wrong: all(same_number(v, w) for v, w in zip(got, _triple(wrong, name))))
+        _grader.name_mistake(
+            name, name, args, lambda wrong: all(same_number(v, w) for v, w in zip(got, _triple(wrong, name)))
+        )
         shown = ", ".join(show_number(v) for v in got)
         want = ", ".join(show_number(v) for v in expected)
         raise GradingError(f"{name} returns ({shown}) {case}; the correct (threshold, accuracy, share) is ({want})")
@@ -408,26 +551,38 @@ def check_operating_point(fn) -> None:
         # 0.8; on test 0.95 and 0.85 leave, one of them right
         val = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([True, True, False, True])
         test = torch.tensor([0.95, 0.85, 0.75, 0.5]), torch.tensor([True, False, True, True])
-        _compare_operating_point(name, fn, (*val, *test, 1.0),
-                                 "on four validation and four test samples worked by hand with "
-                                 "target_accuracy=1.0 (the threshold 0.8 comes from validation; on test "
-                                 "two of four leave, one of them right: (0.8, 0.5, 0.5))")
+        _compare_operating_point(
+            name,
+            fn,
+            (*val, *test, 1.0),
+            "on four validation and four test samples worked by hand with "
+            "target_accuracy=1.0 (the threshold 0.8 comes from validation; on test "
+            "two of four leave, one of them right: (0.8, 0.5, 0.5))",
+        )
         # random splits on a grid of scores (test samples tie with the threshold); the test
         # split is less predictable, so a threshold fitted on it would differ
         for higher, target in ((True, 0.81), (False, 0.83), (True, 0.77)):
             val = _graded_scores(60, higher, 0.6)
             test = _graded_scores(50, higher, 0.45)
             lower = "" if higher else " (a lower score is surer)"
-            _compare_operating_point(name, fn, (*val, *test, target, higher),
-                                     f"on random validation (60) and test (50) scores with ties, "
-                                     f"target_accuracy={target} and higher_is_surer={higher}{lower}")
+            _compare_operating_point(
+                name,
+                fn,
+                (*val, *test, target, higher),
+                f"on random validation (60) and test (50) scores with ties, "
+                f"target_accuracy={target} and higher_is_surer={higher}{lower}",
+            )
         # nobody leaves: no validation threshold reaches the target
         val = torch.tensor([0.9, 0.5, 0.2]), torch.tensor([False, True, True])
         test = torch.tensor([0.95, 0.4]), torch.tensor([True, False])
-        _compare_operating_point(name, fn, (*val, *test, 1.0),
-                                 "when no validation threshold reaches target_accuracy=1.0 (the surest "
-                                 "validation sample is wrong: the threshold is inf, no test sample leaves, "
-                                 "so (inf, nan, 0.0))")
+        _compare_operating_point(
+            name,
+            fn,
+            (*val, *test, 1.0),
+            "when no validation threshold reaches target_accuracy=1.0 (the surest "
+            "validation sample is wrong: the threshold is inf, no test sample leaves, "
+            "so (inf, nan, 0.0))",
+        )
 
 
 CHECKS = {

@@ -1,11 +1,12 @@
 """Plausible mistakes in Lesson 2's exercises, each written out as a learner would.
 
-See :mod:`xaiexit.grading.gradient_saliency_mistakes` for how the catalogue is used. The
+See :mod:`xaiexit_grading.gradient_saliency_mistakes` for how the catalogue is used. The
 functions here may call the module-level helpers below (``_logit_gradient`` and so on):
 a mistake pasted into a notebook as an answer cell brings the helpers it calls along.
 ``layers_top_down``, ``reinitialize`` and ``spearman_rank_correlation`` are the names the
 notebook gives its learners (the first two from its setup cell, the last from Exercise 5).
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,9 +15,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from xaiexit.grading import gradient_saliency_mistakes as _lesson1
-from xaiexit.grading._catalogue import Catalogue, Mistake
 from xaiexit.saliency.sanity import layers_top_down, reinitialize, spearman_rank_correlation
+from xaiexit_grading import gradient_saliency_mistakes as _lesson1
+from xaiexit_grading._catalogue import Catalogue, Mistake
 
 _catalogue = Catalogue()
 mistake, of, message, CATALOGUE = _catalogue.mistake, _catalogue.of, _catalogue.message, _catalogue.entries
@@ -29,6 +30,7 @@ _GRADS_LEFT = _lesson1.message("vanilla_gradient", "grads_left")
 
 
 # --- helpers the mistakes share (each correct on its own) --------------------------------
+
 
 def _logit_gradient(model, points, target):
     """Gradient of each sample's target logit at ``points`` (B, C, H, W)."""
@@ -77,10 +79,14 @@ def _pearson(a, b):
 
 # --- 1. integrated_gradients -------------------------------------------------------------
 
-@mistake("integrated_gradients", "no_input_difference",
-         "returns the averaged gradient without multiplying by (x - baseline): IG is "
-         "(x - x') times the path integral of the gradient, which is what makes the "
-         "attributions add up to S(x) - S(x')")
+
+@mistake(
+    "integrated_gradients",
+    "no_input_difference",
+    "returns the averaged gradient without multiplying by (x - baseline): IG is "
+    "(x - x') times the path integral of the gradient, which is what makes the "
+    "attributions add up to S(x) - S(x')",
+)
 def integrated_gradients_no_input_difference(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -92,10 +98,13 @@ def integrated_gradients_no_input_difference(model, x, target, baseline=0.0, ste
     return total
 
 
-@mistake("integrated_gradients", "weights_one_over_steps",
-         "weighs the points 1/steps (1/(2 steps) at the ends), as Captum does: steps points "
-         "make steps - 1 intervals, so h = 1/(steps - 1), h/2 at both ends, and the weights "
-         "add up to 1 (yours add up to (steps - 1)/steps)")
+@mistake(
+    "integrated_gradients",
+    "weights_one_over_steps",
+    "weighs the points 1/steps (1/(2 steps) at the ends), as Captum does: steps points "
+    "make steps - 1 intervals, so h = 1/(steps - 1), h/2 at both ends, and the weights "
+    "add up to 1 (yours add up to (steps - 1)/steps)",
+)
 def integrated_gradients_weights_one_over_steps(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -107,9 +116,12 @@ def integrated_gradients_weights_one_over_steps(model, x, target, baseline=0.0, 
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "equal_weights",
-         "averages the gradients of all points with the same weight: the trapezoid rule gives "
-         "the two end points half the weight of the others, h/2 with h = 1/(steps - 1)")
+@mistake(
+    "integrated_gradients",
+    "equal_weights",
+    "averages the gradients of all points with the same weight: the trapezoid rule gives "
+    "the two end points half the weight of the others, h/2 with h = 1/(steps - 1)",
+)
 def integrated_gradients_equal_weights(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -119,9 +131,12 @@ def integrated_gradients_equal_weights(model, x, target, baseline=0.0, steps=32)
     return (x - baseline) * total / steps
 
 
-@mistake("integrated_gradients", "steps_plus_one_points",
-         "uses steps + 1 points (alpha = k/steps for k = 0..steps): `steps` is the number of "
-         "points with both ends included, alpha_k = k/(steps - 1) for k = 0..steps - 1")
+@mistake(
+    "integrated_gradients",
+    "steps_plus_one_points",
+    "uses steps + 1 points (alpha = k/steps for k = 0..steps): `steps` is the number of "
+    "points with both ends included, alpha_k = k/(steps - 1) for k = 0..steps - 1",
+)
 def integrated_gradients_steps_plus_one_points(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -133,10 +148,13 @@ def integrated_gradients_steps_plus_one_points(model, x, target, baseline=0.0, s
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "right_riemann",
-         "uses a right Riemann sum (alpha = 1/steps, ..., 1, each weighted 1/steps): use the "
-         "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
-         "1/(steps - 1) and h/2 at the two ends")
+@mistake(
+    "integrated_gradients",
+    "right_riemann",
+    "uses a right Riemann sum (alpha = 1/steps, ..., 1, each weighted 1/steps): use the "
+    "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
+    "1/(steps - 1) and h/2 at the two ends",
+)
 def integrated_gradients_right_riemann(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -146,10 +164,13 @@ def integrated_gradients_right_riemann(model, x, target, baseline=0.0, steps=32)
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "left_riemann",
-         "uses a left Riemann sum (alpha = 0, ..., 1 - 1/steps, each weighted 1/steps): use the "
-         "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
-         "1/(steps - 1) and h/2 at the two ends")
+@mistake(
+    "integrated_gradients",
+    "left_riemann",
+    "uses a left Riemann sum (alpha = 0, ..., 1 - 1/steps, each weighted 1/steps): use the "
+    "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
+    "1/(steps - 1) and h/2 at the two ends",
+)
 def integrated_gradients_left_riemann(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -159,10 +180,13 @@ def integrated_gradients_left_riemann(model, x, target, baseline=0.0, steps=32):
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "ignores_baseline",
-         "ignores the baseline it is given and always starts from a black image: the path "
-         "runs from `baseline` (a float or a tensor) to x, and the result is multiplied by "
-         "(x - baseline)")
+@mistake(
+    "integrated_gradients",
+    "ignores_baseline",
+    "ignores the baseline it is given and always starts from a black image: the path "
+    "runs from `baseline` (a float or a tensor) to x, and the result is multiplied by "
+    "(x - baseline)",
+)
 def integrated_gradients_ignores_baseline(model, x, target, baseline=0.0, steps=32):
     model.eval()
     h = 1 / (steps - 1)
@@ -173,9 +197,12 @@ def integrated_gradients_ignores_baseline(model, x, target, baseline=0.0, steps=
     return x * total
 
 
-@mistake("integrated_gradients", "softmax",
-         "integrates the gradient of the softmax probability instead of the logit: take "
-         "the class score model(x)[:, target] itself, before any softmax")
+@mistake(
+    "integrated_gradients",
+    "softmax",
+    "integrates the gradient of the softmax probability instead of the logit: take "
+    "the class score model(x)[:, target] itself, before any softmax",
+)
 def integrated_gradients_softmax(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -190,11 +217,15 @@ def integrated_gradients_softmax(model, x, target, baseline=0.0, steps=32):
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "baseline_per_sample",
-         "works only with a baseline that holds one image per sample, (B, C, H, W): a "
-         "float, a (C, H, W) and a (1, C, H, W) tensor must work too. Broadcast the "
-         "baseline to x's shape first, e.g. torch.as_tensor(baseline, dtype=x.dtype)"
-         ".expand_as(x), instead of indexing it per sample", matches_output=False)
+@mistake(
+    "integrated_gradients",
+    "baseline_per_sample",
+    "works only with a baseline that holds one image per sample, (B, C, H, W): a "
+    "float, a (C, H, W) and a (1, C, H, W) tensor must work too. Broadcast the "
+    "baseline to x's shape first, e.g. torch.as_tensor(baseline, dtype=x.dtype)"
+    ".expand_as(x), instead of indexing it per sample",
+    matches_output=False,
+)
 def integrated_gradients_baseline_per_sample(model, x, target, baseline=0.0, steps=32):
     model.eval()
     target = torch.as_tensor(target).long().expand(x.shape[0])
@@ -240,9 +271,13 @@ def integrated_gradients_grads_left(model, x, target, baseline=0.0, steps=32):
 
 # --- 2. completeness_gap -----------------------------------------------------------------
 
-@mistake("completeness_gap", "sign_reversed",
-         "has the sign reversed: the gap is sum(attributions) - (S(x) - S(baseline)), "
-         "positive when the attributions add up to more than the score change")
+
+@mistake(
+    "completeness_gap",
+    "sign_reversed",
+    "has the sign reversed: the gap is sum(attributions) - (S(x) - S(baseline)), "
+    "positive when the attributions add up to more than the score change",
+)
 def completeness_gap_sign_reversed(model, x, target, attributions, baseline=0.0):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -250,26 +285,35 @@ def completeness_gap_sign_reversed(model, x, target, attributions, baseline=0.0)
     return change - attributions.sum(dim=(1, 2, 3))
 
 
-@mistake("completeness_gap", "no_baseline_score",
-         "leaves out the baseline's score: the attributions should add up to the score "
-         "*change* S(x) - S(baseline), so run the model on the baseline too")
+@mistake(
+    "completeness_gap",
+    "no_baseline_score",
+    "leaves out the baseline's score: the attributions should add up to the score "
+    "*change* S(x) - S(baseline), so run the model on the baseline too",
+)
 def completeness_gap_no_baseline_score(model, x, target, attributions, baseline=0.0):
     model.eval()
     return attributions.sum(dim=(1, 2, 3)) - _scores(model, x, target)
 
 
-@mistake("completeness_gap", "ignores_baseline",
-         "scores a black image instead of the baseline it is given: S(baseline) is the "
-         "model's score on `baseline` (a float fills the whole image with that value)")
+@mistake(
+    "completeness_gap",
+    "ignores_baseline",
+    "scores a black image instead of the baseline it is given: S(baseline) is the "
+    "model's score on `baseline` (a float fills the whole image with that value)",
+)
 def completeness_gap_ignores_baseline(model, x, target, attributions, baseline=0.0):
     model.eval()
     change = _scores(model, x, target) - _scores(model, torch.zeros_like(x), target)
     return attributions.sum(dim=(1, 2, 3)) - change
 
 
-@mistake("completeness_gap", "softmax",
-         "compares with the change of the softmax probability: completeness holds for the "
-         "class score model(x)[:, target] itself, the logit")
+@mistake(
+    "completeness_gap",
+    "softmax",
+    "compares with the change of the softmax probability: completeness holds for the "
+    "class score model(x)[:, target] itself, the logit",
+)
 def completeness_gap_softmax(model, x, target, attributions, baseline=0.0):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -280,9 +324,12 @@ def completeness_gap_softmax(model, x, target, attributions, baseline=0.0):
     return attributions.sum(dim=(1, 2, 3)) - (p_x - p_b)
 
 
-@mistake("completeness_gap", "batch_total",
-         "adds up the attributions of the whole batch: sum each sample's attributions on "
-         "its own, attributions.sum(dim=(1, 2, 3))")
+@mistake(
+    "completeness_gap",
+    "batch_total",
+    "adds up the attributions of the whole batch: sum each sample's attributions on "
+    "its own, attributions.sum(dim=(1, 2, 3))",
+)
 def completeness_gap_batch_total(model, x, target, attributions, baseline=0.0):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -299,9 +346,13 @@ def completeness_gap_train_mode(model, x, target, attributions, baseline=0.0):
 
 # --- 3. occlusion ------------------------------------------------------------------------
 
-@mistake("occlusion", "sum_not_average",
-         "adds up the score drops of all patches that cover a pixel: divide by how many "
-         "patches cover it, so each pixel gets their average")
+
+@mistake(
+    "occlusion",
+    "sum_not_average",
+    "adds up the score drops of all patches that cover a pixel: divide by how many "
+    "patches cover it, so each pixel gets their average",
+)
 def occlusion_sum_not_average(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -317,9 +368,12 @@ def occlusion_sum_not_average(model, x, target, window=8, stride=4, baseline=0.0
     return total.repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "sign_flipped",
-         "has the sign flipped: the attribution is the score *drop*, S(x) - S(occluded), "
-         "positive where hiding the patch lowers the score")
+@mistake(
+    "occlusion",
+    "sign_flipped",
+    "has the sign flipped: the attribution is the score *drop*, S(x) - S(occluded), "
+    "positive where hiding the patch lowers the score",
+)
 def occlusion_sign_flipped(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -336,11 +390,14 @@ def occlusion_sign_flipped(model, x, target, window=8, stride=4, baseline=0.0):
     return (total / count).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "last_patches_missing",
-         "stops the patch positions too early (range(0, H - window + 1, stride)), so the "
-         "last rows and columns are never occluded when the stride does not divide "
-         "H - window: go on until a patch reaches the border, ceil((H - window) / stride) + 1 "
-         "positions per axis, and cut the last patch at the border")
+@mistake(
+    "occlusion",
+    "last_patches_missing",
+    "stops the patch positions too early (range(0, H - window + 1, stride)), so the "
+    "last rows and columns are never occluded when the stride does not divide "
+    "H - window: go on until a patch reaches the border, ceil((H - window) / stride) + 1 "
+    "positions per axis, and cut the last patch at the border",
+)
 def occlusion_last_patches_missing(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -357,11 +414,15 @@ def occlusion_last_patches_missing(model, x, target, window=8, stride=4, baselin
     return (total / count.clamp(min=1)).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "uncovered_pixels_nan",
-         "gives NaN (0 / 0) on pixels no patch covers: the patch positions stop too early "
-         "(range(0, H - window + 1, stride)); go on until a patch reaches the border, "
-         "ceil((H - window) / stride) + 1 positions per axis, and cut the last patch at the "
-         "border", matches_output=False)
+@mistake(
+    "occlusion",
+    "uncovered_pixels_nan",
+    "gives NaN (0 / 0) on pixels no patch covers: the patch positions stop too early "
+    "(range(0, H - window + 1, stride)); go on until a patch reaches the border, "
+    "ceil((H - window) / stride) + 1 positions per axis, and cut the last patch at the "
+    "border",
+    matches_output=False,
+)
 def occlusion_uncovered_pixels_nan(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -378,9 +439,12 @@ def occlusion_uncovered_pixels_nan(model, x, target, window=8, stride=4, baselin
     return (total / count).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "ignores_baseline",
-         "fills the patch with zeros whatever the baseline: copy the baseline's matching "
-         "region into the patch (a float baseline fills it with that value)")
+@mistake(
+    "occlusion",
+    "ignores_baseline",
+    "fills the patch with zeros whatever the baseline: copy the baseline's matching "
+    "region into the patch (a float baseline fills it with that value)",
+)
 def occlusion_ignores_baseline(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -396,9 +460,12 @@ def occlusion_ignores_baseline(model, x, target, window=8, stride=4, baseline=0.
     return (total / count).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "one_channel",
-         "hides the patch in the first channel only: the patch covers all channels, "
-         "occluded[:, :, top:top + window, left:left + window]")
+@mistake(
+    "occlusion",
+    "one_channel",
+    "hides the patch in the first channel only: the patch covers all channels, "
+    "occluded[:, :, top:top + window, left:left + window]",
+)
 def occlusion_one_channel(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -415,10 +482,13 @@ def occlusion_one_channel(model, x, target, window=8, stride=4, baseline=0.0):
     return (total / count).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "last_patch_wins",
-         "writes each patch's score drop over the pixels (=) so the last patch covering a "
-         "pixel wins: add the drops up (+=), count the patches covering each pixel and "
-         "divide, to get the average")
+@mistake(
+    "occlusion",
+    "last_patch_wins",
+    "writes each patch's score drop over the pixels (=) so the last patch covering a "
+    "pixel wins: add the drops up (+=), count the patches covering each pixel and "
+    "divide, to get the average",
+)
 def occlusion_last_patch_wins(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -434,9 +504,11 @@ def occlusion_last_patch_wins(model, x, target, window=8, stride=4, baseline=0.0
     return attr
 
 
-@mistake("occlusion", "softmax",
-         "measures the drop of the softmax probability: use the class score "
-         "model(x)[:, target] itself, the logit")
+@mistake(
+    "occlusion",
+    "softmax",
+    "measures the drop of the softmax probability: use the class score model(x)[:, target] itself, the logit",
+)
 def occlusion_softmax(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
     B, C, H, W = x.shape
@@ -474,9 +546,12 @@ def occlusion_train_mode(model, x, target, window=8, stride=4, baseline=0.0):
 
 # --- 4. interior_border_split ------------------------------------------------------------
 
-@mistake("interior_border_split", "signed",
-         "uses the signed heatmap: measure the shares of |heatmap|, so negative values "
-         "count as saliency too")
+
+@mistake(
+    "interior_border_split",
+    "signed",
+    "uses the signed heatmap: measure the shares of |heatmap|, so negative values count as saliency too",
+)
 def interior_border_split_signed(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
     mass = torch.stack([(heatmap * r).sum(dim=(1, 2)) for r in (interior, ring, background)], dim=1)
@@ -484,10 +559,13 @@ def interior_border_split_signed(heatmap, mask, width=3):
     return mass / torch.where(total != 0, total, torch.ones_like(total))
 
 
-@mistake("interior_border_split", "ring_inside_only",
-         "puts the whole border ring inside the mask (mask minus its erosion): the ring "
-         "reaches `width` pixels on both sides of the outline, the dilated mask minus the "
-         "eroded one")
+@mistake(
+    "interior_border_split",
+    "ring_inside_only",
+    "puts the whole border ring inside the mask (mask minus its erosion): the ring "
+    "reaches `width` pixels on both sides of the outline, the dilated mask minus the "
+    "eroded one",
+)
 def interior_border_split_ring_inside_only(heatmap, mask, width=3):
     m = mask.float()[:, None]
     size = 2 * width + 1
@@ -499,10 +577,13 @@ def interior_border_split_ring_inside_only(heatmap, mask, width=3):
     return mass / torch.where(total > 0, total, torch.ones_like(total))
 
 
-@mistake("interior_border_split", "kernel_of_width",
-         "erodes and dilates with a `width` x `width` square: to reach `width` pixels from "
-         "the outline use a (2 * width + 1) x (2 * width + 1) square (kernel_size=2 * width "
-         "+ 1, padding=width)")
+@mistake(
+    "interior_border_split",
+    "kernel_of_width",
+    "erodes and dilates with a `width` x `width` square: to reach `width` pixels from "
+    "the outline use a (2 * width + 1) x (2 * width + 1) square (kernel_size=2 * width "
+    "+ 1, padding=width)",
+)
 def interior_border_split_kernel_of_width(heatmap, mask, width=3):
     m = mask.float()[:, None]
     dilated = F.max_pool2d(m, width, stride=1, padding=width // 2)[:, 0] > 0
@@ -514,9 +595,12 @@ def interior_border_split_kernel_of_width(heatmap, mask, width=3):
     return mass / torch.where(total > 0, total, torch.ones_like(total))
 
 
-@mistake("interior_border_split", "image_edge_is_object_edge",
-         "treats the image edge as an edge of the object (the erosion pads the mask with "
-         "False): pixels beyond the image must be ignored, as max_pool2d's padding does")
+@mistake(
+    "interior_border_split",
+    "image_edge_is_object_edge",
+    "treats the image edge as an edge of the object (the erosion pads the mask with "
+    "False): pixels beyond the image must be ignored, as max_pool2d's padding does",
+)
 def interior_border_split_image_edge_is_object_edge(heatmap, mask, width=3):
     m = mask.float()[:, None]
     size = 2 * width + 1
@@ -530,26 +614,35 @@ def interior_border_split_image_edge_is_object_edge(heatmap, mask, width=3):
     return mass / torch.where(total > 0, total, torch.ones_like(total))
 
 
-@mistake("interior_border_split", "area_shares",
-         "returns the share of each region's *area*: weigh the pixels by |heatmap|, the "
-         "shares of the saliency mass")
+@mistake(
+    "interior_border_split",
+    "area_shares",
+    "returns the share of each region's *area*: weigh the pixels by |heatmap|, the shares of the saliency mass",
+)
 def interior_border_split_area_shares(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
     area = torch.stack([r.float().sum(dim=(1, 2)) for r in (interior, ring, background)], dim=1)
     return area / (mask.shape[1] * mask.shape[2])
 
 
-@mistake("interior_border_split", "masses_not_shares",
-         "returns the saliency mass of each region without dividing by the total: the "
-         "shares are the masses divided by sum(|heatmap|), so they add up to 1")
+@mistake(
+    "interior_border_split",
+    "masses_not_shares",
+    "returns the saliency mass of each region without dividing by the total: the "
+    "shares are the masses divided by sum(|heatmap|), so they add up to 1",
+)
 def interior_border_split_masses_not_shares(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
     heat = heatmap.abs()
     return torch.stack([(heat * r).sum(dim=(1, 2)) for r in (interior, ring, background)], dim=1)
 
 
-@mistake("interior_border_split", "zero_map_nan",
-         "an all-zero map gives NaN (0 / 0): return [0, 0, 0] for it", matches_output=False)
+@mistake(
+    "interior_border_split",
+    "zero_map_nan",
+    "an all-zero map gives NaN (0 / 0): return [0, 0, 0] for it",
+    matches_output=False,
+)
 def interior_border_split_zero_map_nan(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
     heat = heatmap.abs()
@@ -559,18 +652,25 @@ def interior_border_split_zero_map_nan(heatmap, mask, width=3):
 
 # --- 5. spearman_rank_correlation ----------------------------------------------------------
 
-@mistake("spearman_rank_correlation", "ties_by_position",
-         "ranks tied values by their position (argsort of argsort gives equal values "
-         "different ranks): tied values must share their average rank")
+
+@mistake(
+    "spearman_rank_correlation",
+    "ties_by_position",
+    "ranks tied values by their position (argsort of argsort gives equal values "
+    "different ranks): tied values must share their average rank",
+)
 def spearman_rank_correlation_ties_by_position(a, b):
     ra = a.flatten(1).argsort(dim=1).argsort(dim=1) + 1
     rb = b.flatten(1).argsort(dim=1).argsort(dim=1) + 1
     return _pearson(ra, rb)
 
 
-@mistake("spearman_rank_correlation", "shortcut_formula",
-         "uses the shortcut 1 - 6 sum(d^2) / (n (n^2 - 1)), which is exact only without "
-         "ties: compute the Pearson correlation of the (average) ranks")
+@mistake(
+    "spearman_rank_correlation",
+    "shortcut_formula",
+    "uses the shortcut 1 - 6 sum(d^2) / (n (n^2 - 1)), which is exact only without "
+    "ties: compute the Pearson correlation of the (average) ranks",
+)
 def spearman_rank_correlation_shortcut_formula(a, b):
     ra, rb = _average_ranks(a.flatten(1)), _average_ranks(b.flatten(1))
     n = ra.shape[1]
@@ -578,16 +678,21 @@ def spearman_rank_correlation_shortcut_formula(a, b):
     return 1 - 6 * d.pow(2).sum(dim=1) / (n * (n**2 - 1))
 
 
-@mistake("spearman_rank_correlation", "pearson_on_values",
-         "correlates the values themselves (Pearson): Spearman's correlation is the Pearson "
-         "correlation of the *ranks*")
+@mistake(
+    "spearman_rank_correlation",
+    "pearson_on_values",
+    "correlates the values themselves (Pearson): Spearman's correlation is the Pearson correlation of the *ranks*",
+)
 def spearman_rank_correlation_pearson_on_values(a, b):
     return _pearson(a.flatten(1), b.flatten(1))
 
 
-@mistake("spearman_rank_correlation", "batch_ranks",
-         "ranks the values of the whole batch together: rank each sample's map on its own "
-         "(along dim=1 of the flattened (B, n) maps)")
+@mistake(
+    "spearman_rank_correlation",
+    "batch_ranks",
+    "ranks the values of the whole batch together: rank each sample's map on its own "
+    "(along dim=1 of the flattened (B, n) maps)",
+)
 def spearman_rank_correlation_batch_ranks(a, b):
     B = a.shape[0]
     ra = _average_ranks(a.reshape(1, -1)).view(B, -1)
@@ -595,18 +700,24 @@ def spearman_rank_correlation_batch_ranks(a, b):
     return _pearson(ra, rb)
 
 
-@mistake("spearman_rank_correlation", "rows_ranked_separately",
-         "ranks each row of the map on its own (along the last dimension): flatten each "
-         "sample's map to (B, n) first, a.flatten(1), then rank")
+@mistake(
+    "spearman_rank_correlation",
+    "rows_ranked_separately",
+    "ranks each row of the map on its own (along the last dimension): flatten each "
+    "sample's map to (B, n) first, a.flatten(1), then rank",
+)
 def spearman_rank_correlation_rows_ranked_separately(a, b):
     ra = _average_ranks(a.reshape(-1, a.shape[-1])).reshape(a.shape[0], -1)
     rb = _average_ranks(b.reshape(-1, b.shape[-1])).reshape(b.shape[0], -1)
     return _pearson(ra, rb)
 
 
-@mistake("spearman_rank_correlation", "lowest_rank_for_ties",
-         "gives tied values the lowest of their ranks: tied values share their *average* "
-         "rank (two values tied for places 2 and 3 both get 2.5)")
+@mistake(
+    "spearman_rank_correlation",
+    "lowest_rank_for_ties",
+    "gives tied values the lowest of their ranks: tied values share their *average* "
+    "rank (two values tied for places 2 and 3 both get 2.5)",
+)
 def spearman_rank_correlation_lowest_rank_for_ties(a, b):
     a, b = a.flatten(1), b.flatten(1)
     ra = (a[:, None, :] < a[:, :, None]).sum(dim=2) + 1
@@ -614,9 +725,12 @@ def spearman_rank_correlation_lowest_rank_for_ties(a, b):
     return _pearson(ra, rb)
 
 
-@mistake("spearman_rank_correlation", "constant_map_nan",
-         "a constant map gives NaN (its ranks do not vary, 0 / 0): return 0 for it",
-         matches_output=False)
+@mistake(
+    "spearman_rank_correlation",
+    "constant_map_nan",
+    "a constant map gives NaN (its ranks do not vary, 0 / 0): return 0 for it",
+    matches_output=False,
+)
 def spearman_rank_correlation_constant_map_nan(a, b):
     ra, rb = _average_ranks(a.flatten(1)).double(), _average_ranks(b.flatten(1)).double()
     ra = ra - ra.mean(dim=1, keepdim=True)
@@ -626,10 +740,14 @@ def spearman_rank_correlation_constant_map_nan(a, b):
 
 # --- 6. cascading_randomization ----------------------------------------------------------
 
-@mistake("cascading_randomization", "not_cascading",
-         "randomises each layer alone, on a fresh copy of the model: the randomisation "
-         "cascades, so randomise the layers one after the other in the *same* copy (row k "
-         "has the top k layers random)")
+
+@mistake(
+    "cascading_randomization",
+    "not_cascading",
+    "randomises each layer alone, on a fresh copy of the model: the randomisation "
+    "cascades, so randomise the layers one after the other in the *same* copy (row k "
+    "has the top k layers random)",
+)
 def cascading_randomization_not_cascading(model, x, target, method):
     original = method(model, x, target).detach()
     rows = [spearman_rank_correlation(original.abs(), original.abs())]
@@ -640,9 +758,11 @@ def cascading_randomization_not_cascading(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "bottom_up",
-         "randomises the layers from the input up: go from the output down, in the order "
-         "layers_top_down(model) gives")
+@mistake(
+    "cascading_randomization",
+    "bottom_up",
+    "randomises the layers from the input up: go from the output down, in the order layers_top_down(model) gives",
+)
 def cascading_randomization_bottom_up(model, x, target, method):
     original = method(model, x, target).detach()
     randomized = copy.deepcopy(model)
@@ -653,9 +773,13 @@ def cascading_randomization_bottom_up(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "modifies_model",
-         "randomises the caller's model itself: work on a copy, "
-         "randomized = copy.deepcopy(model), and leave `model` as it was", matches_output=False)
+@mistake(
+    "cascading_randomization",
+    "modifies_model",
+    "randomises the caller's model itself: work on a copy, "
+    "randomized = copy.deepcopy(model), and leave `model` as it was",
+    matches_output=False,
+)
 def cascading_randomization_modifies_model(model, x, target, method):
     original = method(model, x, target).detach()
     rows = [spearman_rank_correlation(original.abs(), original.abs())]
@@ -665,9 +789,11 @@ def cascading_randomization_modifies_model(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "signed_maps",
-         "compares the signed maps: compare their magnitudes, "
-         "spearman_rank_correlation(original.abs(), new.abs())")
+@mistake(
+    "cascading_randomization",
+    "signed_maps",
+    "compares the signed maps: compare their magnitudes, spearman_rank_correlation(original.abs(), new.abs())",
+)
 def cascading_randomization_signed_maps(model, x, target, method):
     original = method(model, x, target).detach()
     randomized = copy.deepcopy(model)
@@ -678,9 +804,12 @@ def cascading_randomization_signed_maps(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "previous_map",
-         "compares each map with the previous step's map: every row compares with the "
-         "*original* map, of the untouched model")
+@mistake(
+    "cascading_randomization",
+    "previous_map",
+    "compares each map with the previous step's map: every row compares with the "
+    "*original* map, of the untouched model",
+)
 def cascading_randomization_previous_map(model, x, target, method):
     previous = method(model, x, target).detach()
     randomized = copy.deepcopy(model)
@@ -693,10 +822,13 @@ def cascading_randomization_previous_map(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "missing_row_zero",
-         "returns one row per layer only: row 0 compares the original map with itself "
-         "(all ones), so the result has len(layers_top_down(model)) + 1 rows",
-         matches_output=False)
+@mistake(
+    "cascading_randomization",
+    "missing_row_zero",
+    "returns one row per layer only: row 0 compares the original map with itself "
+    "(all ones), so the result has len(layers_top_down(model)) + 1 rows",
+    matches_output=False,
+)
 def cascading_randomization_missing_row_zero(model, x, target, method):
     original = method(model, x, target).detach()
     randomized = copy.deepcopy(model)
@@ -707,9 +839,12 @@ def cascading_randomization_missing_row_zero(model, x, target, method):
     return torch.stack(rows)
 
 
-@mistake("cascading_randomization", "seeds_from_zero",
-         "re-initialises the k-th layer with seed k - 1: count the layers from 1, "
-         "reinitialize(layer, seed=k) with enumerate(layers_top_down(randomized), start=1)")
+@mistake(
+    "cascading_randomization",
+    "seeds_from_zero",
+    "re-initialises the k-th layer with seed k - 1: count the layers from 1, "
+    "reinitialize(layer, seed=k) with enumerate(layers_top_down(randomized), start=1)",
+)
 def cascading_randomization_seeds_from_zero(model, x, target, method):
     original = method(model, x, target).detach()
     randomized = copy.deepcopy(model)

@@ -4,8 +4,9 @@ nbgrader's feedback is the autograded notebook turned into HTML, and that notebo
 the hidden tests (restored while grading) and full tracebacks through them. Before the
 HTML is written, :class:`ScrubHiddenTests` replaces every hidden block in a test cell by
 one comment line and cuts each test cell's tracebacks down to the error's last line,
-which the checks in :mod:`xaiexit.grading` write for the learner.
+which the checks in :mod:`xaiexit_grading` write for the learner.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,10 @@ def scrub_source(source: str) -> str:
     return _HIDDEN.sub(PLACEHOLDER, source)
 
 
-TIMED_OUT = ("this cell ran longer than the grading time limit and was stopped: look for an "
-             "endless loop (or very slow code) in the function it tests")
+TIMED_OUT = (
+    "this cell ran longer than the grading time limit and was stopped: look for an "
+    "endless loop (or very slow code) in the function it tests"
+)
 
 
 def scrub_error(output: dict) -> dict:

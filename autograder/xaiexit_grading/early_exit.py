@@ -2,8 +2,8 @@
 
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.exits` and with hand-computed answers,
-and raises :class:`~xaiexit.grading.GradingError` with a message that names the mistake
-(see :mod:`xaiexit.grading.early_exit_mistakes`) when it is wrong.
+and raises :class:`~xaiexit_grading.GradingError` with a message that names the mistake
+(see :mod:`xaiexit_grading.early_exit_mistakes`) when it is wrong.
 
 ``predict_with_exits`` is checked for more than its answers: forward hooks on the blocks
 record how many samples each block sees (a sample that has left must never reach a later
@@ -15,6 +15,7 @@ Examples
 >>> from xaiexit.exits import entropy_score
 >>> check_entropy_score(entropy_score)   # the reference passes
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,14 +27,12 @@ from torch import nn
 
 from xaiexit import exits as reference
 from xaiexit.exits import Entropy, MaxSoftmax
-from xaiexit.grading import early_exit_mistakes as mistakes
-from xaiexit.grading import gradient_saliency_mistakes as lesson1_mistakes
-from xaiexit.grading._checks import (
+from xaiexit.models.early_exit import EarlyExitCNN
+from xaiexit_grading import early_exit_mistakes as mistakes
+from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
+from xaiexit_grading._checks import (
     FLOAT,
     INT,
-    finite,
-    number,
-    unchanged,
     Grader,
     GradingError,
     _type,
@@ -41,25 +40,19 @@ from xaiexit.grading._checks import (
     call,
     close,
     expect_tensor,
+    finite,
     max_diff,
+    number,
     seeded,
+    unchanged,
 )
-from xaiexit.models.early_exit import EarlyExitCNN
 
 SEED = 20261127  # hidden inputs differ from anything the notebook shows
 
 _grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
 
 
-
 # --- shared helpers ----------------------------------------------------------------------
-
-
-
-
-
-
-
 
 
 def _early_exit_cnn(widths=(4, 8, 8), exits_after=(1, 2), classes=3, in_channels=3) -> EarlyExitCNN:
@@ -79,21 +72,31 @@ def _early_exit_cnn(widths=(4, 8, 8), exits_after=(1, 2), classes=3, in_channels
 
 # --- 1. early_exit_loss ------------------------------------------------------------------
 
+
 def _compare_loss(name: str, fn, args: tuple, expected: torch.Tensor, case: str) -> None:
     logits, rest = args[0], args[1:]
     given = [z.detach().clone().requires_grad_(True) for z in logits]
     out = call(fn, name, given, *[copy.deepcopy(a) for a in rest])
     unchanged(name, (logits,), (given,))
-    if _type(out) in (FLOAT, INT) or (_type(out) is torch.Tensor and out.is_floating_point()
-                                        and out.dim() == 0 and not out.requires_grad):
+    if _type(out) in (FLOAT, INT) or (
+        _type(out) is torch.Tensor and out.is_floating_point() and out.dim() == 0 and not out.requires_grad
+    ):
         raise GradingError(f"{name} {mistakes.message(name, 'detached')}")
     if _type(out) is torch.Tensor and out.dim() == 1 and out.numel() == 1:
-        raise GradingError(f"{name} returned shape (1,); return a scalar tensor, shape () "
-                           "(sum the weighted losses, which are scalars already)")
+        raise GradingError(
+            f"{name} returned shape (1,); return a scalar tensor, shape () "
+            "(sum the weighted losses, which are scalars already)"
+        )
     out = expect_tensor(out, name, ())
     if not close(out, expected):
-        _grader.name_mistake(name, name, args, lambda wrong: isinstance(wrong, torch.Tensor)
-                      and wrong.numel() == 1 and close(out, wrong.detach().reshape(())))
+        _grader.name_mistake(
+            name,
+            name,
+            args,
+            lambda wrong: (
+                isinstance(wrong, torch.Tensor) and wrong.numel() == 1 and close(out, wrong.detach().reshape(()))
+            ),
+        )
         raise GradingError(f"{name} gives {float(out):.6g} {case}; the correct loss is {float(expected):.6g}")
 
 
@@ -106,9 +109,14 @@ def check_early_exit_loss(fn) -> None:
         # by hand: zero logits over K = 3 classes give CE = ln 3 at every exit
         zeros = [torch.zeros(4, 3) for _ in range(3)]
         y = torch.tensor([0, 2, 1, 2])
-        _compare_loss(name, fn, (zeros, y, [1.0, 0.5, 2.0]), torch.tensor(3.5 * math.log(3)),
-                      "on zero logits at 3 exits with weights [1.0, 0.5, 2.0] (every cross-entropy is "
-                      "ln 3, so the loss is 3.5 ln 3 = 3.845)")
+        _compare_loss(
+            name,
+            fn,
+            (zeros, y, [1.0, 0.5, 2.0]),
+            torch.tensor(3.5 * math.log(3)),
+            "on zero logits at 3 exits with weights [1.0, 0.5, 2.0] (every cross-entropy is "
+            "ln 3, so the loss is 3.5 ln 3 = 3.845)",
+        )
         # random logits, default weights, then weights given as a tuple, then one exit
         logits = [2 * torch.randn(6, 4) for _ in range(3)]
         y = torch.randint(0, 4, (6,))
@@ -116,25 +124,35 @@ def check_early_exit_loss(fn) -> None:
         _compare_loss(name, fn, (logits, y), expected, "on random logits at 3 exits with the default weights")
         weights = (0.25, 1.0, 3.0)
         expected = reference.early_exit_loss(logits, y, list(weights))
-        _compare_loss(name, fn, (logits, y, weights), expected,
-                      "on random logits at 3 exits with weights (0.25, 1.0, 3.0)")
+        _compare_loss(
+            name, fn, (logits, y, weights), expected, "on random logits at 3 exits with weights (0.25, 1.0, 3.0)"
+        )
         expected = reference.early_exit_loss(logits[:1], y, [0.5])
         _compare_loss(name, fn, (logits[:1], y, [0.5]), expected, "on a single exit with weight 0.5")
 
 
 # --- 2. entropy_score --------------------------------------------------------------------
 
+
 def _compare_entropy(name: str, fn, logits: torch.Tensor, expected: torch.Tensor, case: str, nan_means=None):
     given = logits.clone()
     out = call(fn, name, given)
     unchanged(name, (logits,), (given,))
-    if nan_means is not None and _type(out) is torch.Tensor and out.is_floating_point() \
-            and not bool(torch.all(torch.isfinite(out.detach()))):
+    if (
+        nan_means is not None
+        and _type(out) is torch.Tensor
+        and out.is_floating_point()
+        and not bool(torch.all(torch.isfinite(out.detach())))
+    ):
         raise GradingError(f"{name} {mistakes.message(name, nan_means)}")
     out = expect_tensor(out, name, expected.shape, like=logits)
     if not close(out, expected):
-        _grader.name_mistake(name, name, (logits,), lambda wrong: isinstance(wrong, torch.Tensor)
-                      and wrong.shape == out.shape and close(out, wrong))
+        _grader.name_mistake(
+            name,
+            name,
+            (logits,),
+            lambda wrong: isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and close(out, wrong),
+        )
         raise GradingError(
             f"{name} gives a wrong result {case}: it differs from the correct one by up to "
             f"{max_diff(out, expected):.3g} (correct values reach {float(expected.abs().max()):.3g})"
@@ -151,25 +169,42 @@ def check_entropy_score(fn) -> None:
         ln2 = math.log(2)
         logits = torch.tensor([[0.0, 0.0, 0.0], [5.0, 5.0, 5.0], [ln2, 0.0, 0.0], [-1.0, -1.0 + ln2, -1.0]])
         expected = torch.tensor([math.log(3), math.log(3), 1.5 * ln2, 1.5 * ln2])
-        _compare_entropy(name, fn, logits, expected, "on logits worked by hand (uniform rows give ln 3 = 1.0986, "
-                         "probabilities (1/2, 1/4, 1/4) give 1.5 ln 2 = 1.0397)")
+        _compare_entropy(
+            name,
+            fn,
+            logits,
+            expected,
+            "on logits worked by hand (uniform rows give ln 3 = 1.0986, "
+            "probabilities (1/2, 1/4, 1/4) give 1.5 ln 2 = 1.0397)",
+        )
         logits = 3 * torch.randn(6, 5)
         _compare_entropy(name, fn, logits, reference.entropy_score(logits), "on random (6, 5) logits")
         # sure exits: probabilities that underflow to exactly 0 (their terms count 0)
         logits = torch.tensor([[0.0, 200.0, 0.0, 0.0], [150.0, -150.0, 0.0, 1.0], [1.0, 2.0, 3.0, 4.0]])
-        _compare_entropy(name, fn, logits, reference.entropy_score(logits),
-                         "on very sure rows, where some probabilities underflow to 0 (the first row's "
-                         "entropy is 0)", nan_means="log_of_zero")
+        _compare_entropy(
+            name,
+            fn,
+            logits,
+            reference.entropy_score(logits),
+            "on very sure rows, where some probabilities underflow to 0 (the first row's entropy is 0)",
+            nan_means="log_of_zero",
+        )
         # masked classes: a logit of -inf has p = 0 exactly
         inf = math.inf
         logits = torch.tensor([[0.0, 0.0, -inf, 1.0], [-inf, 2.0, -inf, -inf], [0.5, -1.0, 2.0, 0.0]])
-        _compare_entropy(name, fn, logits, reference.entropy_score(logits),
-                         "on rows with logits of -inf (masked classes: [0, 0, -inf, 1] has the entropy of "
-                         "softmax([0, 0, 1]), and a row with one finite logit has entropy 0)",
-                         nan_means="masked_logit_nan")
+        _compare_entropy(
+            name,
+            fn,
+            logits,
+            reference.entropy_score(logits),
+            "on rows with logits of -inf (masked classes: [0, 0, -inf, 1] has the entropy of "
+            "softmax([0, 0, 1]), and a row with one finite logit has entropy 0)",
+            nan_means="masked_logit_nan",
+        )
 
 
 # --- 3. predict_with_exits ---------------------------------------------------------------
+
 
 def _thresholds(model: EarlyExitCNN, x: torch.Tensor, rule, shares: tuple) -> list:
     """Thresholds that let about ``shares[k]`` of the samples still there leave at side exit
@@ -183,8 +218,10 @@ def _thresholds(model: EarlyExitCNN, x: torch.Tensor, rule, shares: tuple) -> li
         scores = rule.score(logits[k])[remaining].sort(descending=rule.higher_is_surer).values
         m = len(scores)
         wanted = max(1, min(m - 1, round(share * m)))
-        n = max(range(max(1, wanted - 1), min(m - 1, wanted + 1) + 1),
-                key=lambda i: float((scores[i - 1] - scores[i]).abs()))
+        n = max(
+            range(max(1, wanted - 1), min(m - 1, wanted + 1) + 1),
+            key=lambda i: float((scores[i - 1] - scores[i]).abs()),
+        )
         threshold = float((scores[n - 1] + scores[n]) / 2)
         thresholds.append(threshold)
         remaining &= ~rule.exits(logits[k], threshold)
@@ -229,16 +266,19 @@ def _run_watched(fn, name, model, x, rule, thresholds):
 def _pair(out, name: str, batch: int) -> tuple:
     """The learner's (predictions, exit_index), checked: plain integer tensors of shape (B,)."""
     if _type(out) not in (tuple, list) or len(out) != 2:
-        raise GradingError(f"{name} must return a pair (predictions, exit_index), got {_type(out).__name__}"
-                           + (f" of length {len(out)}" if _type(out) in (tuple, list) else ""))
+        raise GradingError(
+            f"{name} must return a pair (predictions, exit_index), got {_type(out).__name__}"
+            + (f" of length {len(out)}" if _type(out) in (tuple, list) else "")
+        )
     pair = []
     for what, t in zip(("predictions", "exit_index"), out):
         if _type(t) is not torch.Tensor:
             extra = " (a subclass of torch.Tensor is not accepted)" if isinstance(t, torch.Tensor) else ""
             raise GradingError(f"{name} must return {what} as a torch.Tensor, got {_type(t).__name__}{extra}")
         if tuple(t.shape) != (batch,):
-            raise GradingError(f"{name} returned {what} of shape {tuple(t.shape)}; expected ({batch},), "
-                               "one value per sample")
+            raise GradingError(
+                f"{name} returned {what} of shape {tuple(t.shape)}; expected ({batch},), one value per sample"
+            )
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise GradingError(f"{name} must return {what} as integers (dtype torch.long), got {t.dtype}")
         pair.append(t.detach().cpu().long())
@@ -250,8 +290,7 @@ def _block_totals(seen: dict) -> list:
     return [sum(size for size, _ in seen[i]) for i in sorted(seen)]
 
 
-def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, thresholds: list,
-                     case: str) -> None:
+def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, thresholds: list, case: str) -> None:
     exercise = "predict_with_exits"
     expected_model = copy.deepcopy(model)
     expected, expected_seen = _run_watched(reference.predict_with_exits, name, expected_model, x, rule, thresholds)
@@ -264,10 +303,16 @@ def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, 
         raise GradingError(f"{name} {mistakes.message(exercise, 'mode_not_restored')}")
     predictions, exit_index = _pair(out, name, len(x))
     if not (torch.equal(predictions, expected[0]) and torch.equal(exit_index, expected[1])):
-        _grader.name_mistake(name, exercise, (model, x, rule, thresholds), lambda wrong: (
-            torch.equal(predictions, wrong[0].cpu().long()) and torch.equal(exit_index, wrong[1].cpu().long())))
+        _grader.name_mistake(
+            name,
+            exercise,
+            (model, x, rule, thresholds),
+            lambda wrong: (
+                torch.equal(predictions, wrong[0].cpu().long()) and torch.equal(exit_index, wrong[1].cpu().long())
+            ),
+        )
         num_exits, classes = model.num_exits, model.num_classes
-        lost = ((exit_index < 0) | (exit_index >= num_exits) | (predictions < 0) | (predictions >= classes))
+        lost = (exit_index < 0) | (exit_index >= num_exits) | (predictions < 0) | (predictions >= classes)
         if bool(lost.any()):
             raise GradingError(
                 f"{name} leaves {int(lost.sum())} of {len(x)} samples without a valid prediction or exit {case} "
@@ -295,31 +340,68 @@ def check_predict_with_exits(fn) -> None:
     name = "predict_with_exits"
     with seeded(SEED):
         model, x = _early_exit_cnn(), torch.rand(12, 3, 16, 16)
-        for rule, case in ((MaxSoftmax(), "with MaxSoftmax (a higher score is surer)"),
-                           (Entropy(), "with Entropy (a lower score is surer)")):
+        for rule, case in (
+            (MaxSoftmax(), "with MaxSoftmax (a higher score is surer)"),
+            (Entropy(), "with Entropy (a lower score is surer)"),
+        ):
             thresholds = _thresholds(model, x, rule, (0.35, 0.5))
-            _compare_predict(name, fn, model, x, rule, thresholds,
-                             f"{case} on a model with 3 blocks, exits after blocks 1, 2 and 3, and thresholds "
-                             "that let some samples leave at every exit")
+            _compare_predict(
+                name,
+                fn,
+                model,
+                x,
+                rule,
+                thresholds,
+                f"{case} on a model with 3 blocks, exits after blocks 1, 2 and 3, and thresholds "
+                "that let some samples leave at every exit",
+            )
         # four blocks, exits after blocks 1, 3 and 4, one input channel, four classes
         deep = _early_exit_cnn(widths=(4, 6, 8, 8), exits_after=(1, 3), classes=4, in_channels=1)
         xd = torch.rand(10, 1, 16, 16)
-        _compare_predict(name, fn, deep, xd, MaxSoftmax(), _thresholds(deep, xd, MaxSoftmax(), (0.3, 0.5)),
-                         "with MaxSoftmax on a model with 4 blocks and exits after blocks 1, 3 and 4")
+        _compare_predict(
+            name,
+            fn,
+            deep,
+            xd,
+            MaxSoftmax(),
+            _thresholds(deep, xd, MaxSoftmax(), (0.3, 0.5)),
+            "with MaxSoftmax on a model with 4 blocks and exits after blocks 1, 3 and 4",
+        )
         # a batch of one, on a model handed over in eval mode: the sample leaves at the middle exit
         one = x[5:6]
         evaluated = copy.deepcopy(model).eval()
-        _compare_predict(name, fn, evaluated, one, Entropy(), _one_sample_leaves_at(model, one, Entropy(), 1),
-                         "on a batch of one image (with Entropy; it leaves at the second exit) and a model "
-                         "handed over in eval mode")
+        _compare_predict(
+            name,
+            fn,
+            evaluated,
+            one,
+            Entropy(),
+            _one_sample_leaves_at(model, one, Entropy(), 1),
+            "on a batch of one image (with Entropy; it leaves at the second exit) and a model handed over in eval mode",
+        )
         # everyone leaves at the first exit; nobody leaves before the final exit
-        _compare_predict(name, fn, model, x, MaxSoftmax(), [0.0, 0.0],
-                         "with MaxSoftmax and thresholds [0.0, 0.0] (every sample leaves at the first exit)")
-        _compare_predict(name, fn, model, x, Entropy(), [-1.0, -1.0],
-                         "with Entropy and thresholds [-1.0, -1.0] (no sample leaves before the final exit)")
+        _compare_predict(
+            name,
+            fn,
+            model,
+            x,
+            MaxSoftmax(),
+            [0.0, 0.0],
+            "with MaxSoftmax and thresholds [0.0, 0.0] (every sample leaves at the first exit)",
+        )
+        _compare_predict(
+            name,
+            fn,
+            model,
+            x,
+            Entropy(),
+            [-1.0, -1.0],
+            "with Entropy and thresholds [-1.0, -1.0] (no sample leaves before the final exit)",
+        )
 
 
 # --- 4. conv2d_macs ----------------------------------------------------------------------
+
 
 def _compare_macs(name: str, fn, layer: nn.Conv2d, input_shape, expected: int, case: str) -> None:
     state = {k: v.clone() for k, v in layer.state_dict().items()}
@@ -328,10 +410,14 @@ def _compare_macs(name: str, fn, layer: nn.Conv2d, input_shape, expected: int, c
         raise GradingError(f"{name} changes the layer: only read its attributes")
     if _type(out) is not INT:
         if _type(out) is FLOAT:
-            raise GradingError(f"{name} must return an int, got the float {out!r}: divide with // "
-                               "(e.g. C_in // groups) or convert the result with int(...)")
-        raise GradingError(f"{name} must return an int, got {_type(out).__name__}"
-                           + (": convert it with int(...)" if _type(out) is torch.Tensor else ""))
+            raise GradingError(
+                f"{name} must return an int, got the float {out!r}: divide with // "
+                "(e.g. C_in // groups) or convert the result with int(...)"
+            )
+        raise GradingError(
+            f"{name} must return an int, got {_type(out).__name__}"
+            + (": convert it with int(...)" if _type(out) is torch.Tensor else "")
+        )
     if out != expected:
         _grader.name_mistake(name, name, (layer, input_shape), lambda wrong: _type(wrong) is INT and wrong == out)
         raise GradingError(f"{name} gives {out} MACs {case}; the correct count is {expected}")
@@ -343,27 +429,51 @@ def check_conv2d_macs(fn) -> None:
     assert_untampered()
     name = "conv2d_macs"
     with seeded(SEED):
-        _compare_macs(name, fn, nn.Conv2d(3, 8, 3, padding=1, bias=False), (3, 10, 12), 8 * 10 * 12 * 3 * 9,
-                      "for Conv2d(3, 8, 3, padding=1, bias=False) on a (3, 10, 12) image (8 * 10 * 12 * 3 * 3 * 3 "
-                      "= 25920)")
-        _compare_macs(name, fn, nn.Conv2d(4, 6, 3, stride=2, padding=1), (4, 16, 13), 6 * 8 * 7 * 4 * 9,
-                      "for Conv2d(4, 6, 3, stride=2, padding=1) with a bias on a (4, 16, 13) image (the output "
-                      "is 8 x 7: 6 * 8 * 7 * 4 * 3 * 3 = 12096)")
-        _compare_macs(name, fn, nn.Conv2d(6, 9, 3, padding=1, groups=3, bias=False), (6, 8, 8),
-                      9 * 8 * 8 * 2 * 9, "for Conv2d(6, 9, 3, padding=1, groups=3) on a (6, 8, 8) image "
-                      "(each output sees 6 / 3 = 2 channels: 9 * 8 * 8 * 2 * 3 * 3 = 10368)")
+        _compare_macs(
+            name,
+            fn,
+            nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            (3, 10, 12),
+            8 * 10 * 12 * 3 * 9,
+            "for Conv2d(3, 8, 3, padding=1, bias=False) on a (3, 10, 12) image (8 * 10 * 12 * 3 * 3 * 3 = 25920)",
+        )
+        _compare_macs(
+            name,
+            fn,
+            nn.Conv2d(4, 6, 3, stride=2, padding=1),
+            (4, 16, 13),
+            6 * 8 * 7 * 4 * 9,
+            "for Conv2d(4, 6, 3, stride=2, padding=1) with a bias on a (4, 16, 13) image (the output "
+            "is 8 x 7: 6 * 8 * 7 * 4 * 3 * 3 = 12096)",
+        )
+        _compare_macs(
+            name,
+            fn,
+            nn.Conv2d(6, 9, 3, padding=1, groups=3, bias=False),
+            (6, 8, 8),
+            9 * 8 * 8 * 2 * 9,
+            "for Conv2d(6, 9, 3, padding=1, groups=3) on a (6, 8, 8) image "
+            "(each output sees 6 / 3 = 2 channels: 9 * 8 * 8 * 2 * 3 * 3 = 10368)",
+        )
         for layer, shape, case in (
-            (nn.Conv2d(2, 5, kernel_size=(3, 5), stride=(1, 2), padding=(0, 2), dilation=(2, 1), bias=False),
-             (2, 15, 20), "for Conv2d(2, 5, kernel_size=(3, 5), stride=(1, 2), padding=(0, 2), dilation=(2, 1)) "
-             "on a (2, 15, 20) image"),
-            (nn.Conv2d(8, 8, kernel_size=5, stride=3, padding=2, groups=8), torch.Size([8, 17, 17]),
-             "for a depthwise Conv2d(8, 8, 5, stride=3, padding=2, groups=8) on an image of shape "
-             "torch.Size([8, 17, 17])"),
+            (
+                nn.Conv2d(2, 5, kernel_size=(3, 5), stride=(1, 2), padding=(0, 2), dilation=(2, 1), bias=False),
+                (2, 15, 20),
+                "for Conv2d(2, 5, kernel_size=(3, 5), stride=(1, 2), padding=(0, 2), dilation=(2, 1)) "
+                "on a (2, 15, 20) image",
+            ),
+            (
+                nn.Conv2d(8, 8, kernel_size=5, stride=3, padding=2, groups=8),
+                torch.Size([8, 17, 17]),
+                "for a depthwise Conv2d(8, 8, 5, stride=3, padding=2, groups=8) on an image of shape "
+                "torch.Size([8, 17, 17])",
+            ),
         ):
             _compare_macs(name, fn, layer, shape, reference.conv2d_macs(layer, shape), case)
 
 
 # --- 5. exit_costs -----------------------------------------------------------------------
+
 
 def _compare_costs(name: str, fn, model: EarlyExitCNN, input_shape: tuple, case: str) -> None:
     expected = reference.exit_costs(copy.deepcopy(model), input_shape)
@@ -372,12 +482,18 @@ def _compare_costs(name: str, fn, model: EarlyExitCNN, input_shape: tuple, case:
     was_training = given.training
     out = call(fn, name, given, tuple(input_shape))
     if given.training != was_training or any(not torch.equal(v, given.state_dict()[k]) for k, v in state.items()):
-        raise GradingError(f"{name} changes the model (its weights, BatchNorm statistics or train/eval mode): "
-                           "macs_by_part(model, input_shape) counts everything without touching it")
+        raise GradingError(
+            f"{name} changes the model (its weights, BatchNorm statistics or train/eval mode): "
+            "macs_by_part(model, input_shape) counts everything without touching it"
+        )
     out = expect_tensor(out, name, expected.shape)
     if max_diff(out, expected) > 0.5:
-        _grader.name_mistake(name, name, (model, input_shape), lambda wrong: isinstance(wrong, torch.Tensor)
-                      and wrong.shape == out.shape and max_diff(out, wrong) <= 0.5)
+        _grader.name_mistake(
+            name,
+            name,
+            (model, input_shape),
+            lambda wrong: isinstance(wrong, torch.Tensor) and wrong.shape == out.shape and max_diff(out, wrong) <= 0.5,
+        )
         got = ", ".join(f"{float(v):.0f}" for v in out)
         want = ", ".join(f"{float(v):.0f}" for v in expected)
         raise GradingError(f"{name} gives [{got}] {case}; the correct costs are [{want}]")
@@ -390,15 +506,26 @@ def check_exit_costs(fn) -> None:
     name = "exit_costs"
     with seeded(SEED):
         model = _early_exit_cnn()
-        _compare_costs(name, fn, model, (3, 16, 16), "for a model with 3 blocks and exits after blocks 1, 2 "
-                       "and 3, on (3, 16, 16) images")
+        _compare_costs(
+            name,
+            fn,
+            model,
+            (3, 16, 16),
+            "for a model with 3 blocks and exits after blocks 1, 2 and 3, on (3, 16, 16) images",
+        )
         _compare_costs(name, fn, model, (3, 32, 24), "for the same model on (3, 32, 24) images")
         deep = _early_exit_cnn(widths=(4, 6, 8, 8), exits_after=(1, 3), classes=4, in_channels=1)
-        _compare_costs(name, fn, deep, (1, 16, 16), "for a model with 4 blocks and exits after blocks 1, 3 "
-                       "and 4 (block 2 has no exit), on (1, 16, 16) images")
+        _compare_costs(
+            name,
+            fn,
+            deep,
+            (1, 16, 16),
+            "for a model with 4 blocks and exits after blocks 1, 3 and 4 (block 2 has no exit), on (1, 16, 16) images",
+        )
 
 
 # --- 6. expected_calibration_error -------------------------------------------------------
+
 
 def _away_from_edges(probs: torch.Tensor, y: torch.Tensor, bins=(15, 10), gap: float = 1e-4):
     """Keep the samples whose confidence lies at least ``gap`` from every bin edge, so the
@@ -419,8 +546,9 @@ def _compare_ece(name: str, fn, args: tuple, expected: float, case: str) -> None
     if not finite(value):
         raise GradingError(f"{name} {mistakes.message(name, 'empty_bins_nan')}")
     if abs(value - expected) > 1e-5:
-        _grader.name_mistake(name, name, args, lambda wrong: finite(number(wrong, name))
-                      and abs(number(wrong, name) - value) <= 1e-5)
+        _grader.name_mistake(
+            name, name, args, lambda wrong: finite(number(wrong, name)) and abs(number(wrong, name) - value) <= 1e-5
+        )
         raise GradingError(f"{name} gives {value:.6g} {case}; the correct ECE is {expected:.6g}")
 
 
@@ -434,25 +562,47 @@ def check_expected_calibration_error(fn) -> None:
         # 3/4 * |1/3 - 0.875| + 1/4 * |1 - 0.625| = 0.40625 + 0.09375 = 0.5
         probs = torch.tensor([[0.875, 0.125], [0.875, 0.125], [0.125, 0.875], [0.625, 0.375]])
         y = torch.tensor([0, 1, 0, 0])
-        _compare_ece(name, fn, (probs, y), 0.5, "on four samples worked by hand (three at confidence 0.875, "
-                     "one of them right; one at 0.625, right: 3/4 * |1/3 - 0.875| + 1/4 * |1 - 0.625| = 0.5)")
+        _compare_ece(
+            name,
+            fn,
+            (probs, y),
+            0.5,
+            "on four samples worked by hand (three at confidence 0.875, "
+            "one of them right; one at 0.625, right: 3/4 * |1/3 - 0.875| + 1/4 * |1 - 0.625| = 0.5)",
+        )
         # an overconfident model over three classes: labels drawn at a higher temperature
         logits = 2.5 * torch.randn(400, 3)
         y = torch.distributions.Categorical(logits=logits / 1.8).sample()
         probs, y = _away_from_edges(torch.softmax(logits, dim=1), y)
-        _compare_ece(name, fn, (probs, y), reference.expected_calibration_error(probs, y),
-                     f"on {len(y)} samples of an overconfident 3-class model with the default n_bins=15")
-        _compare_ece(name, fn, (probs, y, 10), reference.expected_calibration_error(probs, y, 10),
-                     "on the same samples with n_bins=10")
+        _compare_ece(
+            name,
+            fn,
+            (probs, y),
+            reference.expected_calibration_error(probs, y),
+            f"on {len(y)} samples of an overconfident 3-class model with the default n_bins=15",
+        )
+        _compare_ece(
+            name,
+            fn,
+            (probs, y, 10),
+            reference.expected_calibration_error(probs, y, 10),
+            "on the same samples with n_bins=10",
+        )
         # an underconfident model over five classes
         logits = torch.randn(300, 5)
         y = torch.distributions.Categorical(logits=logits / 0.5).sample()
         probs, y = _away_from_edges(torch.softmax(logits, dim=1), y)
-        _compare_ece(name, fn, (probs, y), reference.expected_calibration_error(probs, y),
-                     f"on {len(y)} samples of an underconfident 5-class model")
+        _compare_ece(
+            name,
+            fn,
+            (probs, y),
+            reference.expected_calibration_error(probs, y),
+            f"on {len(y)} samples of an underconfident 5-class model",
+        )
 
 
 # --- 7. fit_temperature ------------------------------------------------------------------
+
 
 def _nll(logits: torch.Tensor, y: torch.Tensor, temperature: float) -> float:
     return float(F.cross_entropy(logits.double() / temperature, y))
@@ -468,8 +618,14 @@ def _compare_temperature(name: str, fn, logits: torch.Tensor, y: torch.Tensor, c
         gap = _nll(logits, y, value) - _nll(logits, y, best)
         if gap <= 1e-4 * _nll(logits, y, best) and abs(value / best - 1) <= 0.03:
             return
-    _grader.name_mistake(name, name, (logits, y), lambda wrong: finite(number(wrong, name))
-                  and abs(number(wrong, name) - value) <= 1e-4 * abs(number(wrong, name)) + 1e-6)
+    _grader.name_mistake(
+        name,
+        name,
+        (logits, y),
+        lambda wrong: (
+            finite(number(wrong, name)) and abs(number(wrong, name) - value) <= 1e-4 * abs(number(wrong, name)) + 1e-6
+        ),
+    )
     if not finite(value) or value <= 0:
         raise GradingError(f"{name} returned T = {value!r} {case}; the temperature must be a positive number")
     raise GradingError(
@@ -484,8 +640,10 @@ def check_fit_temperature(fn) -> None:
     assert_untampered()
     name = "fit_temperature"
     with seeded(SEED):
-        for true_t, case in ((2.5, "on an overconfident model (its labels were drawn at T = 2.5)"),
-                             (0.6, "on an underconfident model (its labels were drawn at T = 0.6)")):
+        for true_t, case in (
+            (2.5, "on an overconfident model (its labels were drawn at T = 2.5)"),
+            (0.6, "on an underconfident model (its labels were drawn at T = 0.6)"),
+        ):
             logits = 3 * torch.randn(400, 4)
             y = torch.distributions.Categorical(logits=logits / true_t).sample()
             _compare_temperature(name, fn, logits, y, case)

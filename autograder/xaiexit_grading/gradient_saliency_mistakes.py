@@ -6,11 +6,12 @@ catalogue to *name* a mistake (when a wrong answer equals one of these functions
 output, the message says which mistake it is); the test suite grades each one through
 nbgrader and checks that it loses exactly its exercise's points.
 """
+
 from __future__ import annotations
 
 import torch
 
-from xaiexit.grading._catalogue import Catalogue, Mistake
+from xaiexit_grading._catalogue import Catalogue, Mistake
 
 _catalogue = Catalogue()
 mistake, of, message, CATALOGUE = _catalogue.mistake, _catalogue.of, _catalogue.message, _catalogue.entries
@@ -20,9 +21,13 @@ __all__ = ["CATALOGUE", "Mistake", "mistake", "of", "message"]
 
 # --- 1. vanilla_gradient -----------------------------------------------------------------
 
-@mistake("vanilla_gradient", "softmax",
-         "explains the softmax probability instead of the logit: take the gradient of the "
-         "class score model(x)[:, target] itself, before any softmax")
+
+@mistake(
+    "vanilla_gradient",
+    "softmax",
+    "explains the softmax probability instead of the logit: take the gradient of the "
+    "class score model(x)[:, target] itself, before any softmax",
+)
 def vanilla_gradient_softmax(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -32,9 +37,12 @@ def vanilla_gradient_softmax(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "log_softmax",
-         "explains the log-probability (log-softmax, as in the loss) instead of the logit: "
-         "take the gradient of the class score model(x)[:, target] itself")
+@mistake(
+    "vanilla_gradient",
+    "log_softmax",
+    "explains the log-probability (log-softmax, as in the loss) instead of the logit: "
+    "take the gradient of the class score model(x)[:, target] itself",
+)
 def vanilla_gradient_log_softmax(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -44,8 +52,7 @@ def vanilla_gradient_log_softmax(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "signed",
-         "returns the signed gradient: the saliency map is its absolute value, |dS/dx|")
+@mistake("vanilla_gradient", "signed", "returns the signed gradient: the saliency map is its absolute value, |dS/dx|")
 def vanilla_gradient_signed(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -54,9 +61,12 @@ def vanilla_gradient_signed(model, x, target):
     return grad
 
 
-@mistake("vanilla_gradient", "ignores_target",
-         "explains the predicted class instead of `target`: pick each sample's score with "
-         "model(x)[range(B), target] (or .gather) using the target you were given")
+@mistake(
+    "vanilla_gradient",
+    "ignores_target",
+    "explains the predicted class instead of `target`: pick each sample's score with "
+    "model(x)[range(B), target] (or .gather) using the target you were given",
+)
 def vanilla_gradient_ignores_target(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -65,9 +75,12 @@ def vanilla_gradient_ignores_target(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "batch_mean",
-         "the maps are divided by the batch size: add up the per-sample scores with .sum() "
-         "(each score depends only on its own image), do not average them with .mean()")
+@mistake(
+    "vanilla_gradient",
+    "batch_mean",
+    "the maps are divided by the batch size: add up the per-sample scores with .sum() "
+    "(each score depends only on its own image), do not average them with .mean()",
+)
 def vanilla_gradient_batch_mean(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -76,9 +89,13 @@ def vanilla_gradient_batch_mean(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "train_mode",
-         "the model ran in training mode: call model.eval() before the forward pass "
-         "(BatchNorm and Dropout behave differently while training)", matches_output=False)
+@mistake(
+    "vanilla_gradient",
+    "train_mode",
+    "the model ran in training mode: call model.eval() before the forward pass "
+    "(BatchNorm and Dropout behave differently while training)",
+    matches_output=False,
+)
 def vanilla_gradient_train_mode(model, x, target):
     x = x.detach().clone().requires_grad_(True)
     target = torch.as_tensor(target).long().expand(x.shape[0])
@@ -86,10 +103,13 @@ def vanilla_gradient_train_mode(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "grads_left",
-         "leaves gradients in the model's parameters (p.grad is set after the call): use "
-         "torch.autograd.grad(score, x), or call model.zero_grad() before returning",
-         matches_output=False)
+@mistake(
+    "vanilla_gradient",
+    "grads_left",
+    "leaves gradients in the model's parameters (p.grad is set after the call): use "
+    "torch.autograd.grad(score, x), or call model.zero_grad() before returning",
+    matches_output=False,
+)
 def vanilla_gradient_grads_left(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -98,9 +118,13 @@ def vanilla_gradient_grads_left(model, x, target):
     return x.grad.abs()
 
 
-@mistake("vanilla_gradient", "modifies_input",
-         "changes the caller's tensor x (it now requires grad or holds a .grad): work on a "
-         "copy, x = x.detach().clone().requires_grad_(True)", matches_output=False)
+@mistake(
+    "vanilla_gradient",
+    "modifies_input",
+    "changes the caller's tensor x (it now requires grad or holds a .grad): work on a "
+    "copy, x = x.detach().clone().requires_grad_(True)",
+    matches_output=False,
+)
 def vanilla_gradient_modifies_input(model, x, target):
     model.eval()
     x.requires_grad_(True)
@@ -112,9 +136,13 @@ def vanilla_gradient_modifies_input(model, x, target):
 
 # --- 2. to_heatmap -----------------------------------------------------------------------
 
-@mistake("to_heatmap", "no_abs",
-         "takes the max of the signed values: a large negative attribution matters as much "
-         "as a large positive one, so take the max of |attr| over channels")
+
+@mistake(
+    "to_heatmap",
+    "no_abs",
+    "takes the max of the signed values: a large negative attribution matters as much "
+    "as a large positive one, so take the max of |attr| over channels",
+)
 def to_heatmap_no_abs(attr):
     heat = attr.detach().amax(dim=1)
     low = heat.amin(dim=(1, 2), keepdim=True)
@@ -122,9 +150,11 @@ def to_heatmap_no_abs(attr):
     return (heat - low) / torch.where(span > 0, span, torch.ones_like(span))
 
 
-@mistake("to_heatmap", "mean_channels",
-         "averages |attr| over the channels: the heatmap takes the max of |attr| over "
-         "channels (Simonyan et al.)")
+@mistake(
+    "to_heatmap",
+    "mean_channels",
+    "averages |attr| over the channels: the heatmap takes the max of |attr| over channels (Simonyan et al.)",
+)
 def to_heatmap_mean_channels(attr):
     heat = attr.detach().abs().mean(dim=1)
     low = heat.amin(dim=(1, 2), keepdim=True)
@@ -132,26 +162,36 @@ def to_heatmap_mean_channels(attr):
     return (heat - low) / torch.where(span > 0, span, torch.ones_like(span))
 
 
-@mistake("to_heatmap", "batch_scaling",
-         "scales the whole batch together: scale each map on its own, with its own min and max")
+@mistake(
+    "to_heatmap",
+    "batch_scaling",
+    "scales the whole batch together: scale each map on its own, with its own min and max",
+)
 def to_heatmap_batch_scaling(attr):
     heat = attr.detach().abs().amax(dim=1)
     low, high = heat.min(), heat.max()
     return (heat - low) / (high - low) if high > low else torch.zeros_like(heat)
 
 
-@mistake("to_heatmap", "max_only",
-         "divides by the max without subtracting the min: scale each map with "
-         "(m - min) / (max - min) so it spans exactly [0, 1]")
+@mistake(
+    "to_heatmap",
+    "max_only",
+    "divides by the max without subtracting the min: scale each map with "
+    "(m - min) / (max - min) so it spans exactly [0, 1]",
+)
 def to_heatmap_max_only(attr):
     heat = attr.detach().abs().amax(dim=1)
     high = heat.amax(dim=(1, 2), keepdim=True)
     return heat / torch.where(high > 0, high, torch.ones_like(high))
 
 
-@mistake("to_heatmap", "constant_nan",
-         "a constant map (for example all zeros) gives NaN: when max == min, divide by 1 "
-         "instead so the map comes out all zeros", matches_output=False)
+@mistake(
+    "to_heatmap",
+    "constant_nan",
+    "a constant map (for example all zeros) gives NaN: when max == min, divide by 1 "
+    "instead so the map comes out all zeros",
+    matches_output=False,
+)
 def to_heatmap_constant_nan(attr):
     heat = attr.detach().abs().amax(dim=1)
     low = heat.amin(dim=(1, 2), keepdim=True)
@@ -160,8 +200,10 @@ def to_heatmap_constant_nan(attr):
 
 # --- 3. gradient_x_input -----------------------------------------------------------------
 
-@mistake("gradient_x_input", "abs_gradient",
-         "multiplies |gradient| by the input: gradient x input keeps the gradient's sign")
+
+@mistake(
+    "gradient_x_input", "abs_gradient", "multiplies |gradient| by the input: gradient x input keeps the gradient's sign"
+)
 def gradient_x_input_abs_gradient(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -170,9 +212,11 @@ def gradient_x_input_abs_gradient(model, x, target):
     return grad.abs() * x.detach()
 
 
-@mistake("gradient_x_input", "abs_result",
-         "returns |gradient x input|: keep the sign, it says whether a pixel raises or "
-         "lowers the score")
+@mistake(
+    "gradient_x_input",
+    "abs_result",
+    "returns |gradient x input|: keep the sign, it says whether a pixel raises or lowers the score",
+)
 def gradient_x_input_abs_result(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -181,8 +225,9 @@ def gradient_x_input_abs_result(model, x, target):
     return (grad * x.detach()).abs()
 
 
-@mistake("gradient_x_input", "gradient_only",
-         "returns the gradient alone: multiply it by the input, element by element")
+@mistake(
+    "gradient_x_input", "gradient_only", "returns the gradient alone: multiply it by the input, element by element"
+)
 def gradient_x_input_gradient_only(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -191,9 +236,12 @@ def gradient_x_input_gradient_only(model, x, target):
     return grad
 
 
-@mistake("gradient_x_input", "softmax",
-         "explains the softmax probability instead of the logit: take the gradient of the "
-         "class score model(x)[:, target] itself, before any softmax")
+@mistake(
+    "gradient_x_input",
+    "softmax",
+    "explains the softmax probability instead of the logit: take the gradient of the "
+    "class score model(x)[:, target] itself, before any softmax",
+)
 def gradient_x_input_softmax(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -207,6 +255,7 @@ def gradient_x_input_softmax(model, x, target):
 # Noise is random, so these are recognised from the noise level the output reveals (on a
 # model whose gradient is its input), not by matching the output itself.
 
+
 def _abs_gradient(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -215,9 +264,13 @@ def _abs_gradient(model, x, target):
     return grad.abs()
 
 
-@mistake("smoothgrad", "absolute_noise",
-         "the noise level is used as an absolute standard deviation: it is relative, "
-         "sigma = noise * (x.max() - x.min()) of each image", matches_output=False)
+@mistake(
+    "smoothgrad",
+    "absolute_noise",
+    "the noise level is used as an absolute standard deviation: it is relative, "
+    "sigma = noise * (x.max() - x.min()) of each image",
+    matches_output=False,
+)
 def smoothgrad_absolute_noise(model, x, target, n=50, noise=0.15):
     total = torch.zeros_like(x)
     for _ in range(n):
@@ -225,9 +278,13 @@ def smoothgrad_absolute_noise(model, x, target, n=50, noise=0.15):
     return total / n
 
 
-@mistake("smoothgrad", "batch_range",
-         "sigma comes from the value range of the whole batch: use each image's own range, "
-         "x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3))", matches_output=False)
+@mistake(
+    "smoothgrad",
+    "batch_range",
+    "sigma comes from the value range of the whole batch: use each image's own range, "
+    "x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3))",
+    matches_output=False,
+)
 def smoothgrad_batch_range(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.max() - x.min())
     total = torch.zeros_like(x)
@@ -236,9 +293,12 @@ def smoothgrad_batch_range(model, x, target, n=50, noise=0.15):
     return total / n
 
 
-@mistake("smoothgrad", "no_noise",
-         "the noisy copies carry no noise: add sigma * torch.randn_like(x) to x",
-         matches_output=False)
+@mistake(
+    "smoothgrad",
+    "no_noise",
+    "the noisy copies carry no noise: add sigma * torch.randn_like(x) to x",
+    matches_output=False,
+)
 def smoothgrad_no_noise(model, x, target, n=50, noise=0.15):
     total = torch.zeros_like(x)
     for _ in range(n):
@@ -246,9 +306,12 @@ def smoothgrad_no_noise(model, x, target, n=50, noise=0.15):
     return total / n
 
 
-@mistake("smoothgrad", "uniform_noise",
-         "the noise is not Gaussian with mean 0: draw it with torch.randn_like(x), not "
-         "torch.rand_like(x)", matches_output=False)
+@mistake(
+    "smoothgrad",
+    "uniform_noise",
+    "the noise is not Gaussian with mean 0: draw it with torch.randn_like(x), not torch.rand_like(x)",
+    matches_output=False,
+)
 def smoothgrad_uniform_noise(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
     total = torch.zeros_like(x)
@@ -257,9 +320,13 @@ def smoothgrad_uniform_noise(model, x, target, n=50, noise=0.15):
     return total / n
 
 
-@mistake("smoothgrad", "abs_of_mean",
-         "takes |.| after averaging: average the absolute gradients of the noisy copies "
-         "(your vanilla_gradient), the gradients' signs must not cancel", matches_output=False)
+@mistake(
+    "smoothgrad",
+    "abs_of_mean",
+    "takes |.| after averaging: average the absolute gradients of the noisy copies "
+    "(your vanilla_gradient), the gradients' signs must not cancel",
+    matches_output=False,
+)
 def smoothgrad_abs_of_mean(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
     total = torch.zeros_like(x)
@@ -272,9 +339,12 @@ def smoothgrad_abs_of_mean(model, x, target, n=50, noise=0.15):
     return (total / n).abs()
 
 
-@mistake("smoothgrad", "sum_not_mean",
-         "adds up the n gradients without dividing by n: SmoothGrad is their mean",
-         matches_output=False)
+@mistake(
+    "smoothgrad",
+    "sum_not_mean",
+    "adds up the n gradients without dividing by n: SmoothGrad is their mean",
+    matches_output=False,
+)
 def smoothgrad_sum_not_mean(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
     total = torch.zeros_like(x)
@@ -283,9 +353,13 @@ def smoothgrad_sum_not_mean(model, x, target, n=50, noise=0.15):
     return total
 
 
-@mistake("smoothgrad", "shared_noise",
-         "every image in the batch gets the same noise pattern: draw the noise with the "
-         "batch's full shape, torch.randn_like(x)", matches_output=False)
+@mistake(
+    "smoothgrad",
+    "shared_noise",
+    "every image in the batch gets the same noise pattern: draw the noise with the "
+    "batch's full shape, torch.randn_like(x)",
+    matches_output=False,
+)
 def smoothgrad_shared_noise(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
     total = torch.zeros_like(x)
@@ -297,41 +371,48 @@ def smoothgrad_shared_noise(model, x, target, n=50, noise=0.15):
 
 # --- 5. relevance_mass -------------------------------------------------------------------
 
-@mistake("relevance_mass", "mean_inside",
-         "compares average saliency inside the mask with the average over the image: "
-         "relevance mass is the *sum* inside the mask divided by the total sum")
+
+@mistake(
+    "relevance_mass",
+    "mean_inside",
+    "compares average saliency inside the mask with the average over the image: "
+    "relevance mass is the *sum* inside the mask divided by the total sum",
+)
 def relevance_mass_mean_inside(heatmap, mask):
     heat = heatmap.abs()
     inside = (heat * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp_min(1)
     return inside / heat.mean(dim=(1, 2)).clamp_min(1e-12)
 
 
-@mistake("relevance_mass", "batch_total",
-         "returns one number for the whole batch: sum over each map's pixels only, "
-         "dim=(1, 2), to get one share per sample", matches_output=False)
+@mistake(
+    "relevance_mass",
+    "batch_total",
+    "returns one number for the whole batch: sum over each map's pixels only, dim=(1, 2), to get one share per sample",
+    matches_output=False,
+)
 def relevance_mass_batch_total(heatmap, mask):
     heat = heatmap.abs()
     return (heat * mask).sum() / heat.sum()
 
 
-@mistake("relevance_mass", "outside",
-         "measures the share outside the mask: True in the mask marks the object")
+@mistake("relevance_mass", "outside", "measures the share outside the mask: True in the mask marks the object")
 def relevance_mass_outside(heatmap, mask):
     heat = heatmap.abs()
     total = heat.sum(dim=(1, 2))
     return (heat * ~mask).sum(dim=(1, 2)) / torch.where(total > 0, total, torch.ones_like(total))
 
 
-@mistake("relevance_mass", "no_abs",
-         "uses the signed heatmap: measure the share of |heatmap|, so negative values "
-         "count as saliency too")
+@mistake(
+    "relevance_mass",
+    "no_abs",
+    "uses the signed heatmap: measure the share of |heatmap|, so negative values count as saliency too",
+)
 def relevance_mass_no_abs(heatmap, mask):
     total = heatmap.sum(dim=(1, 2))
     return (heatmap * mask).sum(dim=(1, 2)) / torch.where(total != 0, total, torch.ones_like(total))
 
 
-@mistake("relevance_mass", "zero_map_nan",
-         "an all-zero map gives NaN (0 / 0): return 0 for it", matches_output=False)
+@mistake("relevance_mass", "zero_map_nan", "an all-zero map gives NaN (0 / 0): return 0 for it", matches_output=False)
 def relevance_mass_zero_map_nan(heatmap, mask):
     heat = heatmap.abs()
     return (heat * mask).sum(dim=(1, 2)) / heat.sum(dim=(1, 2))

@@ -1,6 +1,6 @@
 """Plausible mistakes in Lesson 5's exercises (U-Net segmentation), each written out as a learner would.
 
-See :mod:`xaiexit.grading.gradient_saliency_mistakes` for how the catalogue is used. The
+See :mod:`xaiexit_grading.gradient_saliency_mistakes` for how the catalogue is used. The
 functions here may call the module-level helpers below (``_balanced`` and so on): a
 mistake pasted into a notebook as an answer cell brings the helpers it calls along, so
 each helper is self-contained. ``np``, ``ndimage`` (``scipy.ndimage``), ``warp`` and
@@ -44,6 +44,7 @@ Deliberately *not* mistakes (the hidden tests accept them):
 - ``iou`` returning a 0-dim tensor or a NumPy float, or smoothed as
   ``(inter + eps) / (union + eps)`` with ``eps <= 1e-6``.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,10 +54,10 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from xaiexit.grading import early_exit_mistakes as _lesson3
-from xaiexit.grading import gradient_saliency_mistakes as _lesson1
-from xaiexit.grading._catalogue import Catalogue, Mistake
 from xaiexit.segmentation import mirror_pad, warp
+from xaiexit_grading import early_exit_mistakes as _lesson3
+from xaiexit_grading import gradient_saliency_mistakes as _lesson1
+from xaiexit_grading._catalogue import Catalogue, Mistake
 
 _catalogue = Catalogue()
 mistake, of, message, CATALOGUE = _catalogue.mistake, _catalogue.of, _catalogue.message, _catalogue.entries
@@ -69,6 +70,7 @@ _MODE_NOT_RESTORED = _lesson3.message("predict_with_exits", "mode_not_restored")
 
 
 # --- helpers the mistakes share (each correct on its own) --------------------------------
+
 
 def _balanced(labels):
     """U-Net's class weights w_c: N / (2 N_class) for each pixel's class (foreground = any
@@ -100,80 +102,103 @@ def _stitch(model, padded, tile, out, stride, ny, nx):
     for ty in range(ny):
         for tx in range(nx):
             y, x = ty * stride, tx * stride
-            piece = model(padded[None, :, y:y + tile, x:x + tile])[0]
+            piece = model(padded[None, :, y : y + tile, x : x + tile])[0]
             if scores is None:
                 scores = piece.new_zeros(piece.shape[0], (ny - 1) * stride + out, (nx - 1) * stride + out)
-            scores[:, y:y + out, x:x + out] = piece
+            scores[:, y : y + out, x : x + out] = piece
     return scores
 
 
 # --- 1. center_crop ----------------------------------------------------------------------
 
-@mistake("center_crop", "corner",
-         "crops the top-left corner: the window is centred, it starts at row top = (H - h) // 2 "
-         "and column left = (W - w) // 2")
+
+@mistake(
+    "center_crop",
+    "corner",
+    "crops the top-left corner: the window is centred, it starts at row top = (H - h) // 2 "
+    "and column left = (W - w) // 2",
+)
 def center_crop_corner(features, size):
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     return features[..., :h, :w]
 
 
-@mistake("center_crop", "extra_pixel_at_top",
-         "drops the odd extra pixel at the top and left (it rounds (H - h) / 2 up): start at "
-         "top = (H - h) // 2 and left = (W - w) // 2, so that the extra row and column are "
-         "dropped at the bottom and right")
+@mistake(
+    "center_crop",
+    "extra_pixel_at_top",
+    "drops the odd extra pixel at the top and left (it rounds (H - h) / 2 up): start at "
+    "top = (H - h) // 2 and left = (W - w) // 2, so that the extra row and column are "
+    "dropped at the bottom and right",
+)
 def center_crop_extra_pixel_at_top(features, size):
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     H, W = features.shape[-2:]
     top, left = math.ceil((H - h) / 2), math.ceil((W - w) / 2)
-    return features[..., top:top + h, left:left + w]
+    return features[..., top : top + h, left : left + w]
 
 
-@mistake("center_crop", "batch_and_channels",
-         "crops the first two dimensions, batch and channels: the rows and columns of a "
-         "(B, C, H, W) batch are its last two dimensions, features[..., top:top + h, left:left + w]")
+@mistake(
+    "center_crop",
+    "batch_and_channels",
+    "crops the first two dimensions, batch and channels: the rows and columns of a "
+    "(B, C, H, W) batch are its last two dimensions, features[..., top:top + h, left:left + w]",
+)
 def center_crop_batch_and_channels(features, size):
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     H, W = features.shape[-2:]
     top, left = (H - h) // 2, (W - w) // 2
-    return features[top:top + h, left:left + w]
+    return features[top : top + h, left : left + w]
 
 
-@mistake("center_crop", "float_offset",
-         "computes the offsets with /, which gives floats, and a float cannot index a tensor: "
-         "use integer division, top = (H - h) // 2 and left = (W - w) // 2", matches_output=False)
+@mistake(
+    "center_crop",
+    "float_offset",
+    "computes the offsets with /, which gives floats, and a float cannot index a tensor: "
+    "use integer division, top = (H - h) // 2 and left = (W - w) // 2",
+    matches_output=False,
+)
 def center_crop_float_offset(features, size):
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     H, W = features.shape[-2:]
     top, left = (H - h) / 2, (W - w) / 2
-    return features[..., top:top + h, left:left + w]
+    return features[..., top : top + h, left : left + w]
 
 
-@mistake("center_crop", "ignores_pair",
-         "crops a square even when size is a pair (h, w): unpack it, h, w = size, and keep h "
-         "rows and w columns (an int size means h = w = size)")
+@mistake(
+    "center_crop",
+    "ignores_pair",
+    "crops a square even when size is a pair (h, w): unpack it, h, w = size, and keep h "
+    "rows and w columns (an int size means h = w = size)",
+)
 def center_crop_ignores_pair(features, size):
     s = size if isinstance(size, int) else size[0]
     H, W = features.shape[-2:]
     top, left = (H - s) // 2, (W - s) // 2
-    return features[..., top:top + s, left:left + s]
+    return features[..., top : top + s, left : left + s]
 
 
-@mistake("center_crop", "pair_swapped",
-         "reads a pair size as (w, h): it is (h, w), rows first, like the last two entries of "
-         "a tensor's shape")
+@mistake(
+    "center_crop",
+    "pair_swapped",
+    "reads a pair size as (w, h): it is (h, w), rows first, like the last two entries of a tensor's shape",
+)
 def center_crop_pair_swapped(features, size):
     w, h = (size, size) if isinstance(size, int) else tuple(size)
     H, W = features.shape[-2:]
     top, left = (H - h) // 2, (W - w) // 2
-    return features[..., top:top + h, left:left + w]
+    return features[..., top : top + h, left : left + w]
 
 
 # --- 2. unet_output_size -----------------------------------------------------------------
 
-@mistake("unet_output_size", "one_conv_per_level",
-         "takes 2 pixels per level, as if each level had one 3x3 convolution: each level has "
-         "two valid 3x3 convolutions, which take 4 pixels (2 each), before every max-pool, at "
-         "the bottom and after every up-convolution")
+
+@mistake(
+    "unet_output_size",
+    "one_conv_per_level",
+    "takes 2 pixels per level, as if each level had one 3x3 convolution: each level has "
+    "two valid 3x3 convolutions, which take 4 pixels (2 each), before every max-pool, at "
+    "the bottom and after every up-convolution",
+)
 def unet_output_size_one_conv_per_level(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -189,9 +214,12 @@ def unet_output_size_one_conv_per_level(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "no_bottom",
-         "forgets the two convolutions of the bottom level: after the last max-pool, take 4 "
-         "pixels before the expanding path starts")
+@mistake(
+    "unet_output_size",
+    "no_bottom",
+    "forgets the two convolutions of the bottom level: after the last max-pool, take 4 "
+    "pixels before the expanding path starts",
+)
 def unet_output_size_no_bottom(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -206,10 +234,13 @@ def unet_output_size_no_bottom(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "no_error_for_odd_sizes",
-         "halves odd sizes silently (floor division): a 2x2 max-pool of an odd size drops a "
-         "row, and then the crops no longer line up; raise a ValueError when a size before a "
-         "max-pool is odd")
+@mistake(
+    "unet_output_size",
+    "no_error_for_odd_sizes",
+    "halves odd sizes silently (floor division): a 2x2 max-pool of an odd size drops a "
+    "row, and then the crops no longer line up; raise a ValueError when a size before a "
+    "max-pool is odd",
+)
 def unet_output_size_no_error_for_odd_sizes(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -222,9 +253,12 @@ def unet_output_size_no_error_for_odd_sizes(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "no_convs_after_up",
-         "forgets the two convolutions after each up-convolution: each level of the expanding "
-         "path doubles the size and then takes 4 pixels, size = 2 * size - 4")
+@mistake(
+    "unet_output_size",
+    "no_convs_after_up",
+    "forgets the two convolutions after each up-convolution: each level of the expanding "
+    "path doubles the size and then takes 4 pixels, size = 2 * size - 4",
+)
 def unet_output_size_no_convs_after_up(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -240,9 +274,12 @@ def unet_output_size_no_convs_after_up(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "halves_going_up",
-         "halves the size on the expanding path too: each up-convolution *doubles* the size, "
-         "then its two convolutions take 4 pixels, size = 2 * size - 4")
+@mistake(
+    "unet_output_size",
+    "halves_going_up",
+    "halves the size on the expanding path too: each up-convolution *doubles* the size, "
+    "then its two convolutions take 4 pixels, size = 2 * size - 4",
+)
 def unet_output_size_halves_going_up(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -256,9 +293,11 @@ def unet_output_size_halves_going_up(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "ignores_depth",
-         "always counts four levels: use depth, the number of max-pools (and of "
-         "up-convolutions)")
+@mistake(
+    "unet_output_size",
+    "ignores_depth",
+    "always counts four levels: use depth, the number of max-pools (and of up-convolutions)",
+)
 def unet_output_size_ignores_depth(input_size, depth=4):
     size = input_size
     for _ in range(4):
@@ -274,9 +313,13 @@ def unet_output_size_ignores_depth(input_size, depth=4):
     return size
 
 
-@mistake("unet_output_size", "float_division",
-         "returns a float (it halves with /): sizes are whole numbers of pixels; check that "
-         "the size is even, halve it with //, and return an int", matches_output=False)
+@mistake(
+    "unet_output_size",
+    "float_division",
+    "returns a float (it halves with /): sizes are whole numbers of pixels; check that "
+    "the size is even, halve it with //, and return an int",
+    matches_output=False,
+)
 def unet_output_size_float_division(input_size, depth=4):
     size = input_size
     for _ in range(depth):
@@ -294,10 +337,14 @@ def unet_output_size_float_division(input_size, depth=4):
 
 # --- 3. weight_map -----------------------------------------------------------------------
 
-@mistake("weight_map", "sigma_not_squared",
-         "divides by 2 * sigma instead of 2 * sigma**2 (sigma is a width in pixels, and its "
-         "square belongs in the denominator): the border term is "
-         "w0 * exp(-(d1 + d2)**2 / (2 * sigma**2))")
+
+@mistake(
+    "weight_map",
+    "sigma_not_squared",
+    "divides by 2 * sigma instead of 2 * sigma**2 (sigma is a width in pixels, and its "
+    "square belongs in the denominator): the border term is "
+    "w0 * exp(-(d1 + d2)**2 / (2 * sigma**2))",
+)
 def weight_map_sigma_not_squared(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
@@ -308,63 +355,76 @@ def weight_map_sigma_not_squared(instance_labels, w0=10, sigma=5, class_weights=
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "difference",
-         "uses (d1 - d2), which is 0 half-way between any two cells, however far apart: the "
-         "border term uses the sum, exp(-(d1 + d2)**2 / (2 * sigma**2)), which is large only "
-         "where two cells come close")
+@mistake(
+    "weight_map",
+    "difference",
+    "uses (d1 - d2), which is 0 half-way between any two cells, however far apart: the "
+    "border term uses the sum, exp(-(d1 + d2)**2 / (2 * sigma**2)), which is large only "
+    "where two cells come close",
+)
 def weight_map_difference(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] - d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] - d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "nearest_cell_only",
-         "uses the distance to the nearest cell twice (d1 + d1): d2 is the distance to the "
-         "*second*-nearest cell; sort each pixel's distances to all the cells and take the "
-         "first two")
+@mistake(
+    "weight_map",
+    "nearest_cell_only",
+    "uses the distance to the nearest cell twice (d1 + d1): d2 is the distance to the "
+    "*second*-nearest cell; sort each pixel's distances to all the cells and take the "
+    "first two",
+)
 def weight_map_nearest_cell_only(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[0]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[0]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "squares_not_summed",
-         "adds the squared distances, d1**2 + d2**2: square their sum, (d1 + d2)**2")
+@mistake(
+    "weight_map", "squares_not_summed", "adds the squared distances, d1**2 + d2**2: square their sum, (d1 + d2)**2"
+)
 def weight_map_squares_not_summed(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, w0 * np.exp(-(d[0] ** 2 + d[1] ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-(d[0] ** 2 + d[1] ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "border_on_cells",
-         "adds the border term on the cells' own pixels too: it belongs to the background "
-         "pixels (label 0) between cells; a cell pixel gets w_c alone")
+@mistake(
+    "weight_map",
+    "border_on_cells",
+    "adds the border term on the cells' own pixels too: it belongs to the background "
+    "pixels (label 0) between cells; a cell pixel gets w_c alone",
+)
 def weight_map_border_on_cells(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2))
+        border = w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2))
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "single_cell_border",
-         "gives a border term to an image with a single cell (its nearest cell counted as the "
-         "second-nearest too): with fewer than two cells there is no border to separate, so "
-         "the border term is 0 everywhere")
+@mistake(
+    "weight_map",
+    "single_cell_border",
+    "gives a border term to an image with a single cell (its nearest cell counted as the "
+    "second-nearest too): with fewer than two cells there is no border to separate, so "
+    "the border term is 0 everywhere",
+)
 def weight_map_single_cell_border(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
@@ -372,14 +432,17 @@ def weight_map_single_cell_border(instance_labels, w0=10, sigma=5, class_weights
     border = np.zeros(labels.shape)
     if len(d) >= 1:
         d2 = d[1] if len(d) >= 2 else d[0]
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d2) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d2) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "balance_swapped",
-         "gives each pixel the inverse frequency of the *other* class, so the rarer class "
-         "weighs less: w_c = N / (2 * N_c) with N_c the number of pixels of the pixel's own "
-         "class (foreground = any cell, background = 0)")
+@mistake(
+    "weight_map",
+    "balance_swapped",
+    "gives each pixel the inverse frequency of the *other* class, so the rarer class "
+    "weighs less: w_c = N / (2 * N_c) with N_c the number of pixels of the pixel's own "
+    "class (foreground = any cell, background = 0)",
+)
 def weight_map_balance_swapped(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     foreground = labels > 0
@@ -391,40 +454,49 @@ def weight_map_balance_swapped(instance_labels, w0=10, sigma=5, class_weights="b
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "no_class_weights",
-         "ignores class_weights='balanced' (w_c = 1 everywhere): by default each pixel gets "
-         "w_c = N / (2 * N_c) for its class, and w_c = 1 only with class_weights=None")
+@mistake(
+    "weight_map",
+    "no_class_weights",
+    "ignores class_weights='balanced' (w_c = 1 everywhere): by default each pixel gets "
+    "w_c = N / (2 * N_c) for its class, and w_c = 1 only with class_weights=None",
+)
 def weight_map_no_class_weights(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "w0_scales_class_weights",
-         "multiplies the class weights by w0 too: w0 is the height of the border term only, "
-         "w = w_c + w0 * exp(-(d1 + d2)**2 / (2 * sigma**2))")
+@mistake(
+    "weight_map",
+    "w0_scales_class_weights",
+    "multiplies the class weights by w0 too: w0 is the height of the border term only, "
+    "w = w_c + w0 * exp(-(d1 + d2)**2 / (2 * sigma**2))",
+)
 def weight_map_w0_scales_class_weights(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
     d = _sorted_distances(labels)
     border = np.zeros(labels.shape)
     if len(d) >= 2:
-        border = np.where(labels == 0, np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(w0 * (wc + border), dtype=torch.float32)
 
 
-@mistake("weight_map", "cell_centres",
-         "measures the distances to the cells' centres: d1 and d2 are the distances to the "
-         "nearest *pixel* of the nearest and second-nearest cell, "
-         "ndimage.distance_transform_edt(labels != i) for cell i")
+@mistake(
+    "weight_map",
+    "cell_centres",
+    "measures the distances to the cells' centres: d1 and d2 are the distances to the "
+    "nearest *pixel* of the nearest and second-nearest cell, "
+    "ndimage.distance_transform_edt(labels != i) for cell i",
+)
 def weight_map_cell_centres(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
@@ -434,14 +506,17 @@ def weight_map_cell_centres(instance_labels, w0=10, sigma=5, class_weights="bala
         yy, xx = np.indices(labels.shape)
         centres = [np.argwhere(labels == i).mean(axis=0) for i in ids]
         d = np.sort(np.stack([np.hypot(yy - cy, xx - cx) for cy, cx in centres]), axis=0)
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
-@mistake("weight_map", "distance_inside_cells",
-         "computes distance_transform_edt(labels == i), the distance from the pixels *inside* "
-         "cell i to its outside (0 on the background): the transform measures the distance to "
-         "the nearest zero, so pass labels != i to get every pixel's distance to cell i")
+@mistake(
+    "weight_map",
+    "distance_inside_cells",
+    "computes distance_transform_edt(labels == i), the distance from the pixels *inside* "
+    "cell i to its outside (0 on the background): the transform measures the distance to "
+    "the nearest zero, so pass labels != i to get every pixel's distance to cell i",
+)
 def weight_map_distance_inside_cells(instance_labels, w0=10, sigma=5, class_weights="balanced"):
     labels = np.asarray(instance_labels)
     wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
@@ -449,86 +524,115 @@ def weight_map_distance_inside_cells(instance_labels, w0=10, sigma=5, class_weig
     border = np.zeros(labels.shape)
     if len(ids) >= 2:
         d = np.sort(np.stack([ndimage.distance_transform_edt(labels == i) for i in ids]), axis=0)
-        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma ** 2)), 0.0)
+        border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
 # --- 4. weighted_cross_entropy -----------------------------------------------------------
 
-@mistake("weighted_cross_entropy", "divided_by_weight_sum",
-         "divides by the sum of the weights: the loss is the mean over all pixels, "
-         "(weights * ce).sum() / ce.numel(), so that a weight of 10 on the borders makes "
-         "them count 10 times as much (dividing by the sum would undo the weight map's scale)")
+
+@mistake(
+    "weighted_cross_entropy",
+    "divided_by_weight_sum",
+    "divides by the sum of the weights: the loss is the mean over all pixels, "
+    "(weights * ce).sum() / ce.numel(), so that a weight of 10 on the borders makes "
+    "them count 10 times as much (dividing by the sum would undo the weight map's scale)",
+)
 def weighted_cross_entropy_divided_by_weight_sum(logits, target, weights):
     ce = F.cross_entropy(logits, target, reduction="none")
     return (weights * ce).sum() / weights.sum()
 
 
-@mistake("weighted_cross_entropy", "weights_on_logits",
-         "multiplies the logits by the weights: weigh each pixel's *loss*, "
-         "F.cross_entropy(logits, target, reduction='none') * weights, then take the mean")
+@mistake(
+    "weighted_cross_entropy",
+    "weights_on_logits",
+    "multiplies the logits by the weights: weigh each pixel's *loss*, "
+    "F.cross_entropy(logits, target, reduction='none') * weights, then take the mean",
+)
 def weighted_cross_entropy_weights_on_logits(logits, target, weights):
     return F.cross_entropy(logits * weights[:, None], target)
 
 
-@mistake("weighted_cross_entropy", "log_of_softmax",
-         "takes the log of the softmax, which underflows: for large logits a probability "
-         "rounds to 0 and its log is -inf. Use F.log_softmax(logits, dim=1) (or "
-         "F.cross_entropy(..., reduction='none')), which computes the log-probabilities stably",
-         matches_output=False)
+@mistake(
+    "weighted_cross_entropy",
+    "log_of_softmax",
+    "takes the log of the softmax, which underflows: for large logits a probability "
+    "rounds to 0 and its log is -inf. Use F.log_softmax(logits, dim=1) (or "
+    "F.cross_entropy(..., reduction='none')), which computes the log-probabilities stably",
+    matches_output=False,
+)
 def weighted_cross_entropy_log_of_softmax(logits, target, weights):
     logp = torch.log(torch.softmax(logits, dim=1))
     ce = -logp.gather(1, target[:, None])[:, 0]
     return (weights * ce).mean()
 
 
-@mistake("weighted_cross_entropy", "log_softmax_eps",
-         "adds a small eps inside log(softmax(...)), which caps each pixel's loss at "
-         "-log(eps) where the network is confidently wrong: use F.log_softmax(logits, dim=1), "
-         "exact and stable, with no eps")
+@mistake(
+    "weighted_cross_entropy",
+    "log_softmax_eps",
+    "adds a small eps inside log(softmax(...)), which caps each pixel's loss at "
+    "-log(eps) where the network is confidently wrong: use F.log_softmax(logits, dim=1), "
+    "exact and stable, with no eps",
+)
 def weighted_cross_entropy_log_softmax_eps(logits, target, weights):
     logp = torch.log(torch.softmax(logits, dim=1) + 1e-8)
     ce = -logp.gather(1, target[:, None])[:, 0]
     return (weights * ce).mean()
 
 
-@mistake("weighted_cross_entropy", "sum",
-         "sums over the pixels: take the mean, so that the loss does not grow with the size "
-         "of the image or of the batch")
+@mistake(
+    "weighted_cross_entropy",
+    "sum",
+    "sums over the pixels: take the mean, so that the loss does not grow with the size of the image or of the batch",
+)
 def weighted_cross_entropy_sum(logits, target, weights):
     return (weights * F.cross_entropy(logits, target, reduction="none")).sum()
 
 
-@mistake("weighted_cross_entropy", "softmax_over_width",
-         "takes the softmax over the last dimension, the image's columns: the classes of "
-         "(B, K, H, W) logits are dimension 1, F.log_softmax(logits, dim=1)")
+@mistake(
+    "weighted_cross_entropy",
+    "softmax_over_width",
+    "takes the softmax over the last dimension, the image's columns: the classes of "
+    "(B, K, H, W) logits are dimension 1, F.log_softmax(logits, dim=1)",
+)
 def weighted_cross_entropy_softmax_over_width(logits, target, weights):
     logp = F.log_softmax(logits, dim=-1)
     ce = -logp.gather(1, target[:, None])[:, 0]
     return (weights * ce).mean()
 
 
-@mistake("weighted_cross_entropy", "ignores_weights",
-         "ignores the weights: multiply each pixel's cross-entropy by its weight before "
-         "the mean, (weights * F.cross_entropy(logits, target, reduction='none')).mean()")
+@mistake(
+    "weighted_cross_entropy",
+    "ignores_weights",
+    "ignores the weights: multiply each pixel's cross-entropy by its weight before "
+    "the mean, (weights * F.cross_entropy(logits, target, reduction='none')).mean()",
+)
 def weighted_cross_entropy_ignores_weights(logits, target, weights):
     return F.cross_entropy(logits, target)
 
 
-@mistake("weighted_cross_entropy", "detached",
-         "returns a value cut off from the computation graph (.item(), a float, "
-         "torch.no_grad() or .detach()): the loss must be a tensor that backward() can "
-         "follow back to the logits", matches_output=False)
+@mistake(
+    "weighted_cross_entropy",
+    "detached",
+    "returns a value cut off from the computation graph (.item(), a float, "
+    "torch.no_grad() or .detach()): the loss must be a tensor that backward() can "
+    "follow back to the logits",
+    matches_output=False,
+)
 def weighted_cross_entropy_detached(logits, target, weights):
     return (weights * F.cross_entropy(logits, target, reduction="none")).mean().item()
 
 
 # --- 5. elastic_deform -------------------------------------------------------------------
 
-@mistake("elastic_deform", "mask_bilinear",
-         "interpolates the mask bilinearly, which blends neighbouring labels into labels that "
-         "were not there (between a 5 and a 9, a 7): warp the mask with mode='nearest'",
-         matches_output=False)
+
+@mistake(
+    "elastic_deform",
+    "mask_bilinear",
+    "interpolates the mask bilinearly, which blends neighbouring labels into labels that "
+    "were not there (between a 5 and a 9, a 7): warp the mask with mode='nearest'",
+    matches_output=False,
+)
 def elastic_deform_mask_bilinear(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -536,10 +640,13 @@ def elastic_deform_mask_bilinear(image, mask, grid=3, sigma=10.0, generator=None
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "bilinear")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "mask_as_floats",
-         "returns the warped mask as floats (warp gives floats): give it back the mask's own "
-         "dtype, warped_mask.round().to(mask.dtype), so that it stays a label mask",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "mask_as_floats",
+    "returns the warped mask as floats (warp gives floats): give it back the mask's own "
+    "dtype, warped_mask.round().to(mask.dtype), so that it stays a label mask",
+    matches_output=False,
+)
 def elastic_deform_mask_as_floats(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -547,10 +654,13 @@ def elastic_deform_mask_as_floats(image, mask, grid=3, sigma=10.0, generator=Non
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0]
 
 
-@mistake("elastic_deform", "image_nearest",
-         "interpolates the image with mode='nearest', which moves it in whole-pixel steps: "
-         "warp the image with mode='bicubic' (or 'bilinear'); only the mask uses 'nearest'",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "image_nearest",
+    "interpolates the image with mode='nearest', which moves it in whole-pixel steps: "
+    "warp the image with mode='bicubic' (or 'bilinear'); only the mask uses 'nearest'",
+    matches_output=False,
+)
 def elastic_deform_image_nearest(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -558,10 +668,13 @@ def elastic_deform_image_nearest(image, mask, grid=3, sigma=10.0, generator=None
     return warp(image, field, "nearest"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "two_fields",
-         "moves the image and the mask with two different random fields, so the labels no "
-         "longer lie on the pixels they describe: draw one field and warp both with it",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "two_fields",
+    "moves the image and the mask with two different random fields, so the labels no "
+    "longer lie on the pixels they describe: draw one field and warp both with it",
+    matches_output=False,
+)
 def elastic_deform_two_fields(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -571,21 +684,28 @@ def elastic_deform_two_fields(image, mask, grid=3, sigma=10.0, generator=None):
     return warp(image, field, "bicubic"), warp(mask[None].float(), field_mask, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "dense_noise",
-         "draws a displacement for every pixel (per-pixel noise, smoothed or not, as "
-         "torchvision's ElasticTransform does): U-Net draws only grid x grid displacements, "
-         "torch.randn(1, 2, grid, grid, generator=generator) * sigma, and interpolates them to "
-         "(H, W) with F.interpolate(..., mode='bicubic', align_corners=True)", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "dense_noise",
+    "draws a displacement for every pixel (per-pixel noise, smoothed or not, as "
+    "torchvision's ElasticTransform does): U-Net draws only grid x grid displacements, "
+    "torch.randn(1, 2, grid, grid, generator=generator) * sigma, and interpolates them to "
+    "(H, W) with F.interpolate(..., mode='bicubic', align_corners=True)",
+    matches_output=False,
+)
 def elastic_deform_dense_noise(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     field = torch.randn(2, H, W, generator=generator) * sigma
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "bilinear_grid",
-         "interpolates the coarse grid bilinearly, which gives a field with kinks along the "
-         "grid lines: interpolate it with mode='bicubic' (align_corners=True), a smooth field",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "bilinear_grid",
+    "interpolates the coarse grid bilinearly, which gives a field with kinks along the "
+    "grid lines: interpolate it with mode='bicubic' (align_corners=True), a smooth field",
+    matches_output=False,
+)
 def elastic_deform_bilinear_grid(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -593,10 +713,13 @@ def elastic_deform_bilinear_grid(image, mask, grid=3, sigma=10.0, generator=None
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "nearest_grid",
-         "enlarges the coarse grid with mode='nearest', which tears the image along the block "
-         "edges: interpolate it with mode='bicubic' (align_corners=True), a smooth field",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "nearest_grid",
+    "enlarges the coarse grid with mode='nearest', which tears the image along the block "
+    "edges: interpolate it with mode='bicubic' (align_corners=True), a smooth field",
+    matches_output=False,
+)
 def elastic_deform_nearest_grid(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -604,10 +727,14 @@ def elastic_deform_nearest_grid(image, mask, grid=3, sigma=10.0, generator=None)
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "grid_not_on_corners",
-         "interpolates the grid with align_corners=False, which puts the control points half "
-         "a grid cell inside the image: use align_corners=True, so that the grid's corners are "
-         "the image's corner pixels", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "grid_not_on_corners",
+    "interpolates the grid with align_corners=False, which puts the control points half "
+    "a grid cell inside the image: use align_corners=True, so that the grid's corners are "
+    "the image's corner pixels",
+    matches_output=False,
+)
 def elastic_deform_grid_not_on_corners(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -615,9 +742,12 @@ def elastic_deform_grid_not_on_corners(image, mask, grid=3, sigma=10.0, generato
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "ignores_grid",
-         "always draws a 3 x 3 grid: draw grid x grid control points, "
-         "torch.randn(1, 2, grid, grid, generator=generator)", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "ignores_grid",
+    "always draws a 3 x 3 grid: draw grid x grid control points, torch.randn(1, 2, grid, grid, generator=generator)",
+    matches_output=False,
+)
 def elastic_deform_ignores_grid(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, 3, 3, generator=generator) * sigma
@@ -625,9 +755,13 @@ def elastic_deform_ignores_grid(image, mask, grid=3, sigma=10.0, generator=None)
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "sigma_as_variance",
-         "uses sigma as the variance (it multiplies by sqrt(sigma)): sigma is the standard "
-         "deviation of the displacements, in pixels, torch.randn(...) * sigma", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "sigma_as_variance",
+    "uses sigma as the variance (it multiplies by sqrt(sigma)): sigma is the standard "
+    "deviation of the displacements, in pixels, torch.randn(...) * sigma",
+    matches_output=False,
+)
 def elastic_deform_sigma_as_variance(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * math.sqrt(sigma)
@@ -635,10 +769,13 @@ def elastic_deform_sigma_as_variance(image, mask, grid=3, sigma=10.0, generator=
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "normalised_units",
-         "scales the displacements to grid_sample's units, where the image spans [-1, 1]: "
-         "warp takes the field in pixels, so pass the N(0, sigma) displacements as they are",
-         matches_output=False)
+@mistake(
+    "elastic_deform",
+    "normalised_units",
+    "scales the displacements to grid_sample's units, where the image spans [-1, 1]: "
+    "warp takes the field in pixels, so pass the N(0, sigma) displacements as they are",
+    matches_output=False,
+)
 def elastic_deform_normalised_units(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma
@@ -647,10 +784,14 @@ def elastic_deform_normalised_units(image, mask, grid=3, sigma=10.0, generator=N
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "ignores_generator",
-         "ignores the generator (torch.randn draws from the global one), so the same "
-         "generator seed gives another deformation each time: pass it on, "
-         "torch.randn(..., generator=generator)", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "ignores_generator",
+    "ignores the generator (torch.randn draws from the global one), so the same "
+    "generator seed gives another deformation each time: pass it on, "
+    "torch.randn(..., generator=generator)",
+    matches_output=False,
+)
 def elastic_deform_ignores_generator(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 2, grid, grid) * sigma
@@ -658,10 +799,14 @@ def elastic_deform_ignores_generator(image, mask, grid=3, sigma=10.0, generator=
     return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
 
 
-@mistake("elastic_deform", "one_grid_for_both_axes",
-         "moves rows and columns by the same displacement (one grid x grid draw shared by the "
-         "two axes), so every pixel moves along the diagonal: draw two independent grids, "
-         "torch.randn(1, 2, grid, grid, generator=generator) * sigma", matches_output=False)
+@mistake(
+    "elastic_deform",
+    "one_grid_for_both_axes",
+    "moves rows and columns by the same displacement (one grid x grid draw shared by the "
+    "two axes), so every pixel moves along the diagonal: draw two independent grids, "
+    "torch.randn(1, 2, grid, grid, generator=generator) * sigma",
+    matches_output=False,
+)
 def elastic_deform_one_grid_for_both_axes(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
     coarse = torch.randn(1, 1, grid, grid, generator=generator) * sigma
@@ -671,11 +816,15 @@ def elastic_deform_one_grid_for_both_axes(image, mask, grid=3, sigma=10.0, gener
 
 # --- 6. overlap_tile_predict -------------------------------------------------------------
 
-@mistake("overlap_tile_predict", "full_output_stride",
-         "moves the tiles by the whole output tile by default: unless the output tile is a "
-         "multiple of 2 ** depth (388 is not a multiple of 16), the tiles' max-pools do not "
-         "line up with each other and the result shows seams. The default stride is the largest "
-         "multiple of 2 ** model.depth not above the output tile, out // 2**depth * 2**depth")
+
+@mistake(
+    "overlap_tile_predict",
+    "full_output_stride",
+    "moves the tiles by the whole output tile by default: unless the output tile is a "
+    "multiple of 2 ** depth (388 is not a multiple of 16), the tiles' max-pools do not "
+    "line up with each other and the result shows seams. The default stride is the largest "
+    "multiple of 2 ** model.depth not above the output tile, out // 2**depth * 2**depth",
+)
 def overlap_tile_predict_full_output_stride(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
@@ -686,45 +835,53 @@ def overlap_tile_predict_full_output_stride(model, image, tile, stride=None):
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
         model.train(was_training)
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "zero_padding",
-         "pads the image with zeros: mirror it (mirror_pad), so that the tiles at the border "
-         "see a plausible continuation of the image as context, as in the paper")
+@mistake(
+    "overlap_tile_predict",
+    "zero_padding",
+    "pads the image with zeros: mirror it (mirror_pad), so that the tiles at the border "
+    "see a plausible continuation of the image as context, as in the paper",
+)
 def overlap_tile_predict_zero_padding(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = F.pad(image, (margin, margin + (nx - 1) * stride + out - W,
-                               margin, margin + (ny - 1) * stride + out - H))
+        padded = F.pad(
+            image, (margin, margin + (nx - 1) * stride + out - W, margin, margin + (ny - 1) * stride + out - H)
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
         model.train(was_training)
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "no_margin",
-         "does not pad the top and left by the margin, so each output tile is the centre of "
-         "its input tile and every score lands (tile - out) / 2 pixels away from its pixel: "
-         "mirror-pad all four sides by the margin (tile - out) // 2 (and the bottom and right "
-         "a little more, so that the tiles cover the image)")
+@mistake(
+    "overlap_tile_predict",
+    "no_margin",
+    "does not pad the top and left by the margin, so each output tile is the centre of "
+    "its input tile and every score lands (tile - out) / 2 pixels away from its pixel: "
+    "mirror-pad all four sides by the margin (tile - out) // 2 (and the bottom and right "
+    "a little more, so that the tiles cover the image)",
+)
 def overlap_tile_predict_no_margin(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         padded = mirror_pad(image, 0, (ny - 1) * stride + tile - H, 0, (nx - 1) * stride + tile - W)
@@ -733,38 +890,45 @@ def overlap_tile_predict_no_margin(model, image, tile, stride=None):
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "margin_off_by_one",
-         "pads by one pixel too many on the top and left, so every score lands one pixel away "
-         "from its pixel: the margin is (tile - out) // 2 exactly")
+@mistake(
+    "overlap_tile_predict",
+    "margin_off_by_one",
+    "pads by one pixel too many on the top and left, so every score lands one pixel away "
+    "from its pixel: the margin is (tile - out) // 2 exactly",
+)
 def overlap_tile_predict_margin_off_by_one(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2 + 1
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
         model.train(was_training)
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "last_rows_uncovered",
-         "leaves the last rows or columns without a tile (it counts the tiles with floor "
-         "division): use enough tiles that (n - 1) * stride + out >= H, "
-         "n = math.ceil((H - out) / stride) + 1, and pad the bottom and right to match",
-         matches_output=False)
+@mistake(
+    "overlap_tile_predict",
+    "last_rows_uncovered",
+    "leaves the last rows or columns without a tile (it counts the tiles with floor "
+    "division): use enough tiles that (n - 1) * stride + out >= H, "
+    "n = math.ceil((H - out) / stride) + 1, and pad the bottom and right to match",
+    matches_output=False,
+)
 def overlap_tile_predict_last_rows_uncovered(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = (H - out) // stride + 1, (W - out) // stride + 1
         margin = (tile - out) // 2
@@ -773,67 +937,79 @@ def overlap_tile_predict_last_rows_uncovered(model, image, tile, stride=None):
         for ty in range(ny):
             for tx in range(nx):
                 y, x = ty * stride, tx * stride
-                scores[:, y:y + out, x:x + out] = model(padded[None, :, y:y + tile, x:x + tile])[0]
+                scores[:, y : y + out, x : x + out] = model(padded[None, :, y : y + tile, x : x + tile])[0]
         model.train(was_training)
     return scores
 
 
-@mistake("overlap_tile_predict", "not_cropped",
-         "returns the scores of every tile, larger than the image: crop them to the image, "
-         "scores[:, :H, :W]")
+@mistake(
+    "overlap_tile_predict",
+    "not_cropped",
+    "returns the scores of every tile, larger than the image: crop them to the image, scores[:, :H, :W]",
+)
 def overlap_tile_predict_not_cropped(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
         model.train(was_training)
     return scores
 
 
-@mistake("overlap_tile_predict", "whole_image",
-         "runs the model on the whole mirrored image at once: the numbers are right, but the "
-         "memory grows with the image, which is what overlap-tile avoids. Cut tile x tile "
-         "pieces of the padded image and run the model on each", matches_output=False)
+@mistake(
+    "overlap_tile_predict",
+    "whole_image",
+    "runs the model on the whole mirrored image at once: the numbers are right, but the "
+    "memory grows with the image, which is what overlap-tile avoids. Cut tile x tile "
+    "pieces of the padded image and run the model on each",
+    matches_output=False,
+)
 def overlap_tile_predict_whole_image(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = model(padded[None])[0]
         model.train(was_training)
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "ignores_stride",
-         "ignores the stride it is given (it always uses the default): cut a tile every "
-         "stride pixels when stride is given, and use the default only when stride is None",
-         matches_output=False)
+@mistake(
+    "overlap_tile_predict",
+    "ignores_stride",
+    "ignores the stride it is given (it always uses the default): cut a tile every "
+    "stride pixels when stride is given, and use the default only when stride is None",
+    matches_output=False,
+)
 def overlap_tile_predict_ignores_stride(model, image, tile, stride=None):
     with torch.no_grad():
         was_training = model.training
         model.eval()
         out = model.output_size(tile)
-        stride = out // 2 ** model.depth * 2 ** model.depth
+        stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
         model.train(was_training)
     return scores[:, :H, :W]
@@ -844,12 +1020,13 @@ def overlap_tile_predict_train_mode(model, image, tile, stride=None):
     with torch.no_grad():
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
     return scores[:, :H, :W]
 
@@ -860,31 +1037,37 @@ def overlap_tile_predict_mode_not_restored(model, image, tile, stride=None):
         model.eval()
         out = model.output_size(tile)
         if stride is None:
-            stride = out // 2 ** model.depth * 2 ** model.depth
+            stride = out // 2**model.depth * 2**model.depth
         H, W = image.shape[1:]
         ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
         margin = (tile - out) // 2
-        padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                            margin, margin + (nx - 1) * stride + out - W)
+        padded = mirror_pad(
+            image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+        )
         scores = _stitch(model, padded, tile, out, stride, ny, nx)
     return scores[:, :H, :W]
 
 
-@mistake("overlap_tile_predict", "no_grad_missing",
-         "runs the model with gradients on, so every tile's activations are kept for a "
-         "backward pass that never comes and the memory grows with the image again: wrap the "
-         "loop in with torch.no_grad():", matches_output=False)
+@mistake(
+    "overlap_tile_predict",
+    "no_grad_missing",
+    "runs the model with gradients on, so every tile's activations are kept for a "
+    "backward pass that never comes and the memory grows with the image again: wrap the "
+    "loop in with torch.no_grad():",
+    matches_output=False,
+)
 def overlap_tile_predict_no_grad_missing(model, image, tile, stride=None):
     was_training = model.training
     model.eval()
     out = model.output_size(tile)
     if stride is None:
-        stride = out // 2 ** model.depth * 2 ** model.depth
+        stride = out // 2**model.depth * 2**model.depth
     H, W = image.shape[1:]
     ny, nx = _tile_count(H, out, stride), _tile_count(W, out, stride)
     margin = (tile - out) // 2
-    padded = mirror_pad(image, margin, margin + (ny - 1) * stride + out - H,
-                        margin, margin + (nx - 1) * stride + out - W)
+    padded = mirror_pad(
+        image, margin, margin + (ny - 1) * stride + out - H, margin, margin + (nx - 1) * stride + out - W
+    )
     scores = _stitch(model, padded, tile, out, stride, ny, nx)
     model.train(was_training)
     return scores[:, :H, :W].detach()
@@ -892,35 +1075,49 @@ def overlap_tile_predict_no_grad_missing(model, image, tile, stride=None):
 
 # --- 7. iou ------------------------------------------------------------------------------
 
-@mistake("iou", "empty_union",
-         "does not handle two empty masks, whose union is empty (0 / 0): they agree "
-         "perfectly, so return 1.0 when the union is 0", matches_output=False)
+
+@mistake(
+    "iou",
+    "empty_union",
+    "does not handle two empty masks, whose union is empty (0 / 0): they agree "
+    "perfectly, so return 1.0 when the union is 0",
+    matches_output=False,
+)
 def iou_empty_union(pred, target):
     pred, target = pred != 0, target != 0
     return ((pred & target).sum() / (pred | target).sum()).item()
 
 
-@mistake("iou", "union_double_counts",
-         "divides by |A| + |B|, which counts the intersection twice: the union is "
-         "|A| + |B| - |A and B|, or (pred | target).sum()")
+@mistake(
+    "iou",
+    "union_double_counts",
+    "divides by |A| + |B|, which counts the intersection twice: the union is "
+    "|A| + |B| - |A and B|, or (pred | target).sum()",
+)
 def iou_union_double_counts(pred, target):
     pred, target = pred != 0, target != 0
     total = int(pred.sum()) + int(target.sum())
     return 1.0 if total == 0 else int((pred & target).sum()) / total
 
 
-@mistake("iou", "dice",
-         "computes the Dice coefficient, 2 |A and B| / (|A| + |B|): the IoU is "
-         "|A and B| / |A or B| (Dice = 2 IoU / (1 + IoU) is always the larger)")
+@mistake(
+    "iou",
+    "dice",
+    "computes the Dice coefficient, 2 |A and B| / (|A| + |B|): the IoU is "
+    "|A and B| / |A or B| (Dice = 2 IoU / (1 + IoU) is always the larger)",
+)
 def iou_dice(pred, target):
     pred, target = pred != 0, target != 0
     total = int(pred.sum()) + int(target.sum())
     return 1.0 if total == 0 else 2 * int((pred & target).sum()) / total
 
 
-@mistake("iou", "mean_over_images",
-         "averages one IoU per image: pool all the pixels of the batch, "
-         "(pred & target).sum() / (pred | target).sum() over everything, as the exercise asks")
+@mistake(
+    "iou",
+    "mean_over_images",
+    "averages one IoU per image: pool all the pixels of the batch, "
+    "(pred & target).sum() / (pred | target).sum() over everything, as the exercise asks",
+)
 def iou_mean_over_images(pred, target):
     values = []
     for p, t in zip(pred != 0, target != 0):
@@ -929,18 +1126,24 @@ def iou_mean_over_images(pred, target):
     return sum(values) / len(values)
 
 
-@mistake("iou", "uint8_counts",
-         "counts the pixels in uint8, which wraps around above 255 (256 pixels count as 0): "
-         "count in a wide integer type, e.g. int((pred & target).sum()) on boolean masks")
+@mistake(
+    "iou",
+    "uint8_counts",
+    "counts the pixels in uint8, which wraps around above 255 (256 pixels count as 0): "
+    "count in a wide integer type, e.g. int((pred & target).sum()) on boolean masks",
+)
 def iou_uint8_counts(pred, target):
     pred, target = (pred != 0).to(torch.uint8), (target != 0).to(torch.uint8)
     union = (pred | target).sum(dtype=torch.uint8)
     return 1.0 if int(union) == 0 else int((pred & target).sum(dtype=torch.uint8)) / int(union)
 
 
-@mistake("iou", "only_ones_are_true",
-         "counts only pixels equal to 1 as inside the mask, so a mask stored as 0 and 255 "
-         "looks empty: every nonzero value counts, pred != 0")
+@mistake(
+    "iou",
+    "only_ones_are_true",
+    "counts only pixels equal to 1 as inside the mask, so a mask stored as 0 and 255 "
+    "looks empty: every nonzero value counts, pred != 0",
+)
 def iou_only_ones_are_true(pred, target):
     pred, target = pred == 1, target == 1
     union = int((pred | target).sum())

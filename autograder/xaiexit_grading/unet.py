@@ -3,8 +3,8 @@
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.models.unet` and
 :mod:`xaiexit.segmentation` and with hand-computed answers, and raises
-:class:`~xaiexit.grading.GradingError` with a message that names the mistake (see
-:mod:`xaiexit.grading.unet_mistakes`) when it is wrong.
+:class:`~xaiexit_grading.GradingError` with a message that names the mistake (see
+:mod:`xaiexit_grading.unet_mistakes`) when it is wrong.
 
 Two exercises are graded by properties rather than by equality:
 
@@ -28,6 +28,7 @@ Examples
 >>> from xaiexit.segmentation import iou
 >>> check_iou(iou)   # the reference passes
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,15 +39,12 @@ import torch
 import torch.nn.functional as F
 
 from xaiexit import segmentation as reference
-from xaiexit.grading import gradient_saliency_mistakes as lesson1_mistakes
-from xaiexit.grading import unet_mistakes as mistakes
-from xaiexit.grading._checks import (
+from xaiexit.models.unet import UNet, center_crop, unet_output_size
+from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
+from xaiexit_grading import unet_mistakes as mistakes
+from xaiexit_grading._checks import (
     FLOAT,
     INT,
-    number,
-    same_number,
-    show_number,
-    unchanged,
     Grader,
     GradingError,
     _type,
@@ -55,29 +53,38 @@ from xaiexit.grading._checks import (
     close,
     expect_tensor,
     max_diff,
+    number,
     reference_helpers,
+    same_number,
     seeded,
+    show_number,
+    unchanged,
 )
-from xaiexit.models.unet import UNet, center_crop, unet_output_size
 
 SEED = 20261129  # hidden inputs differ from anything the notebook shows
 
 _grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
 
 
-
 # --- shared helpers ----------------------------------------------------------------------
-
 
 
 def _named_crash(name: str, err: GradingError, mistake: str, case: str) -> GradingError:
     """The message of the catalogued ``mistake`` for a crash ``err`` of the learner's code."""
-    detail = str(err)[len(name):].strip()
+    detail = str(err)[len(name) :].strip()
     return GradingError(f"{name} {mistakes.message(name, mistake)} ({case}, it {detail})")
 
 
-def _compare_maps(name: str, fn, args: tuple, expected: torch.Tensor, case: str, crash_means=None,
-                  crash_if=None, as_tensor=expect_tensor) -> torch.Tensor:
+def _compare_maps(
+    name: str,
+    fn,
+    args: tuple,
+    expected: torch.Tensor,
+    case: str,
+    crash_means=None,
+    crash_if=None,
+    as_tensor=expect_tensor,
+) -> torch.Tensor:
     """Call ``fn`` on copies of ``args``, check it left them unchanged and compare with
     ``expected`` (a catalogued mistake is named also when its output has another shape).
 
@@ -94,8 +101,12 @@ def _compare_maps(name: str, fn, args: tuple, expected: torch.Tensor, case: str,
         raise _named_crash(name, err, crash_means, case) from None
     unchanged(name, args, given)
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(name, name, args, lambda wrong: _type(wrong) is torch.Tensor
-                      and wrong.shape == out.shape and close(out, wrong))
+        _grader.name_mistake(
+            name,
+            name,
+            args,
+            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
+        )
     out = as_tensor(out, name, expected.shape)
     if not close(out, expected):
         _grader.diagnose(name, name, out, expected, args, case)
@@ -103,6 +114,7 @@ def _compare_maps(name: str, fn, args: tuple, expected: torch.Tensor, case: str,
 
 
 # --- 1. center_crop ----------------------------------------------------------------------
+
 
 def _float_index(text: str) -> bool:
     """A crash that says a float was used as an index."""
@@ -117,23 +129,40 @@ def check_center_crop(fn) -> None:
     with seeded(SEED):
         # by hand: the central 2 x 2 of a 6 x 6 grid of 0..35 is [[14, 15], [20, 21]]
         grid = torch.arange(36.0).view(1, 1, 6, 6)
-        _compare_maps(name, fn, (grid, 2), torch.tensor([[[[14.0, 15.0], [20.0, 21.0]]]]),
-                      "cropping the 6 x 6 map of the numbers 0 to 35 (row by row) to size 2 (the "
-                      "centre is [[14, 15], [20, 21]])", crash_means="float_offset", crash_if=_float_index)
+        _compare_maps(
+            name,
+            fn,
+            (grid, 2),
+            torch.tensor([[[[14.0, 15.0], [20.0, 21.0]]]]),
+            "cropping the 6 x 6 map of the numbers 0 to 35 (row by row) to size 2 (the centre is [[14, 15], [20, 21]])",
+            crash_means="float_offset",
+            crash_if=_float_index,
+        )
         # an odd difference: 7 - 4 = 3, so the window starts at row 1 (the extra row goes at the bottom)
         features = torch.randn(2, 3, 7, 9)
-        _compare_maps(name, fn, (features, 4), center_crop(features, 4),
-                      "cropping a (2, 3, 7, 9) batch to size 4 (the window starts at row (7 - 4) // 2 = 1 "
-                      "and column (9 - 4) // 2 = 2)", crash_means="float_offset", crash_if=_float_index)
+        _compare_maps(
+            name,
+            fn,
+            (features, 4),
+            center_crop(features, 4),
+            "cropping a (2, 3, 7, 9) batch to size 4 (the window starts at row (7 - 4) // 2 = 1 "
+            "and column (9 - 4) // 2 = 2)",
+            crash_means="float_offset",
+            crash_if=_float_index,
+        )
         for size, shape, case in (
             ((3, 6), (2, 3, 8, 9), "a pair size=(3, 6) on a (2, 3, 8, 9) batch (rows from 2, columns from 1)"),
-            (torch.Size([5, 4]), (1, 2, 10, 9), "size=torch.Size([5, 4]), as the U-Net passes x.shape[-2:], on "
-             "a (1, 2, 10, 9) batch"),
+            (
+                torch.Size([5, 4]),
+                (1, 2, 10, 9),
+                "size=torch.Size([5, 4]), as the U-Net passes x.shape[-2:], on a (1, 2, 10, 9) batch",
+            ),
             ((7, 7), (3, 1, 7, 7), "size=(7, 7) on a (3, 1, 7, 7) batch (nothing to crop)"),
         ):
             features = torch.randn(*shape)
-            _compare_maps(name, fn, (features, size), center_crop(features, size), f"with {case}",
-                          crash_means="ignores_pair")
+            _compare_maps(
+                name, fn, (features, size), center_crop(features, size), f"with {case}", crash_means="ignores_pair"
+            )
 
 
 # --- 2. unet_output_size -----------------------------------------------------------------
@@ -162,6 +191,7 @@ _RAISED = object()
 def _size_outcome(fn, name: str, args: tuple):
     """The learner's answer for ``args``: an int, or the string "ValueError" (for any
     ValueError, a subclass included)."""
+
     def guarded(*given):
         try:
             return fn(*given)
@@ -174,11 +204,17 @@ def _size_outcome(fn, name: str, args: tuple):
     if _type(out) is INT:
         return out
     if _type(out) is FLOAT:
-        raise GradingError(f"{name} {mistakes.message(name, 'float_division')} (it returned {out!r} for "
-                           f"{_show_args(args)})")
-    raise GradingError(f"{name} must return an int, got {_type(out).__name__}"
-                       + (": convert it with int(...)" if _type(out) is torch.Tensor
-                          or getattr(_type(out), "__module__", "") == "numpy" else ""))
+        raise GradingError(
+            f"{name} {mistakes.message(name, 'float_division')} (it returned {out!r} for {_show_args(args)})"
+        )
+    raise GradingError(
+        f"{name} must return an int, got {_type(out).__name__}"
+        + (
+            ": convert it with int(...)"
+            if _type(out) is torch.Tensor or getattr(_type(out), "__module__", "") == "numpy"
+            else ""
+        )
+    )
 
 
 def _show_args(args: tuple) -> str:
@@ -221,14 +257,17 @@ def check_unet_output_size(fn) -> None:
     i = next(i for i, (g, e) in enumerate(zip(got, expected)) if g != e)
     case, g, e = _SIZES[i][1], got[i], expected[i]
     if e == "ValueError":
-        raise GradingError(f"{name} returns {g} for {case}: raise a ValueError for a size that does not fit "
-                           "(an odd size before a max-pool, or a layer left with less than 1 pixel)")
+        raise GradingError(
+            f"{name} returns {g} for {case}: raise a ValueError for a size that does not fit "
+            "(an odd size before a max-pool, or a layer left with less than 1 pixel)"
+        )
     if g == "ValueError":
         raise GradingError(f"{name} raises ValueError for {case}, a legal size: the output size is {e}")
     raise GradingError(f"{name} returns {g} for {case}; the correct output size is {e}")
 
 
 # --- 3. weight_map -----------------------------------------------------------------------
+
 
 def _as_map(out, name: str, shape: tuple) -> torch.Tensor:
     """The learner's weights as a tensor: a plain float tensor, or a float NumPy array."""
@@ -247,8 +286,8 @@ def _two_discs() -> torch.Tensor:
     yy = torch.arange(11.0)[:, None]
     xx = torch.arange(21.0)[None, :]
     labels = torch.zeros(11, 21, dtype=torch.long)
-    labels[(yy - 5) ** 2 + (xx - 5) ** 2 <= 4.5 ** 2] = 1
-    labels[(yy - 5) ** 2 + (xx - 15) ** 2 <= 4.5 ** 2] = 2
+    labels[(yy - 5) ** 2 + (xx - 5) ** 2 <= 4.5**2] = 1
+    labels[(yy - 5) ** 2 + (xx - 15) ** 2 <= 4.5**2] = 2
     return labels
 
 
@@ -280,44 +319,83 @@ def check_weight_map(fn) -> None:
     with seeded(SEED):
         discs = _two_discs()
         gap = 1 + 10 * math.exp(-4 / 50)
-        _compare_maps(name, fn, (discs, 10, 5, None), reference.weight_map(discs, 10, 5, None),
-                      f"on two discs one pixel apart with class_weights=None (the gap pixels between them are "
-                      f"1 pixel from each disc, d1 = d2 = 1, so they get 1 + 10 exp(-4 / 50) = {gap:.4f})",
-                      as_tensor=_as_map)
-        _compare_maps(name, fn, (discs,), reference.weight_map(discs),
-                      "on the same two discs with the default arguments (balanced class weights: each pixel "
-                      "gets N / (2 N_c) for its class, plus the border term on the background)", as_tensor=_as_map)
+        _compare_maps(
+            name,
+            fn,
+            (discs, 10, 5, None),
+            reference.weight_map(discs, 10, 5, None),
+            f"on two discs one pixel apart with class_weights=None (the gap pixels between them are "
+            f"1 pixel from each disc, d1 = d2 = 1, so they get 1 + 10 exp(-4 / 50) = {gap:.4f})",
+            as_tensor=_as_map,
+        )
+        _compare_maps(
+            name,
+            fn,
+            (discs,),
+            reference.weight_map(discs),
+            "on the same two discs with the default arguments (balanced class weights: each pixel "
+            "gets N / (2 N_c) for its class, plus the border term on the background)",
+            as_tensor=_as_map,
+        )
         cells = _cells(26, 30, 7)
-        _compare_maps(name, fn, (cells,), reference.weight_map(cells),
-                      f"on {int(cells.max())} random touching cells in a 26 x 30 image with the default arguments",
-                      as_tensor=_as_map)
+        _compare_maps(
+            name,
+            fn,
+            (cells,),
+            reference.weight_map(cells),
+            f"on {int(cells.max())} random touching cells in a 26 x 30 image with the default arguments",
+            as_tensor=_as_map,
+        )
         cells = _cells(24, 20, 6)
-        _compare_maps(name, fn, (cells, 5.0, 3.0, None), reference.weight_map(cells, 5.0, 3.0, None),
-                      f"on {int(cells.max())} random touching cells in a 24 x 20 image with w0=5.0, sigma=3.0 "
-                      "and class_weights=None", as_tensor=_as_map)
+        _compare_maps(
+            name,
+            fn,
+            (cells, 5.0, 3.0, None),
+            reference.weight_map(cells, 5.0, 3.0, None),
+            f"on {int(cells.max())} random touching cells in a 24 x 20 image with w0=5.0, sigma=3.0 "
+            "and class_weights=None",
+            as_tensor=_as_map,
+        )
         one = torch.zeros(12, 14, dtype=torch.long)
         one[3:8, 4:11] = 1
-        _compare_maps(name, fn, (one,), reference.weight_map(one),
-                      "on an image with a single cell (no border to separate: only the class weights)",
-                      as_tensor=_as_map)
+        _compare_maps(
+            name,
+            fn,
+            (one,),
+            reference.weight_map(one),
+            "on an image with a single cell (no border to separate: only the class weights)",
+            as_tensor=_as_map,
+        )
         empty = torch.zeros(9, 10, dtype=torch.long)
-        _compare_maps(name, fn, (empty,), reference.weight_map(empty),
-                      "on an image without cells (one class only: every weight is 1)", as_tensor=_as_map)
+        _compare_maps(
+            name,
+            fn,
+            (empty,),
+            reference.weight_map(empty),
+            "on an image without cells (one class only: every weight is 1)",
+            as_tensor=_as_map,
+        )
 
 
 # --- 4. weighted_cross_entropy -----------------------------------------------------------
+
 
 def _compare_loss(name: str, fn, args: tuple, expected: torch.Tensor, case: str) -> None:
     logits, target, weights = args
     given = (logits.detach().clone().requires_grad_(True), target.clone(), weights.clone())
     out = call(fn, name, *given)
     unchanged(name, args, given)
-    if _type(out) is torch.Tensor and out.is_floating_point() and out.numel() \
-            and not bool(torch.all(torch.isfinite(out.detach()))):
+    if (
+        _type(out) is torch.Tensor
+        and out.is_floating_point()
+        and out.numel()
+        and not bool(torch.all(torch.isfinite(out.detach())))
+    ):
         value = out.detach().reshape(-1)[0].item()
-        raise GradingError(f"{name} {mistakes.message(name, 'log_of_softmax')} ({case}, it returned {show_number(value)})")
-    if _type(out) in (FLOAT, INT) or (_type(out) is torch.Tensor and out.is_floating_point()
-                                        and not out.requires_grad):
+        raise GradingError(
+            f"{name} {mistakes.message(name, 'log_of_softmax')} ({case}, it returned {show_number(value)})"
+        )
+    if _type(out) in (FLOAT, INT) or (_type(out) is torch.Tensor and out.is_floating_point() and not out.requires_grad):
         raise GradingError(f"{name} {mistakes.message(name, 'detached')}")
     out = expect_tensor(out, name, ())
     if not close(out, expected):
@@ -335,23 +413,43 @@ def check_weighted_cross_entropy(fn) -> None:
         logits[:, 1] = math.log(3)
         target = torch.tensor([[[0, 1], [1, 0]]])
         weights = torch.tensor([[[1.0, 3.0], [0.0, 4.0]]])
-        _compare_loss(name, fn, (logits, target, weights), torch.tensor((5 * math.log(4) + 3 * math.log(4 / 3)) / 4),
-                      "on a 2 x 2 image worked by hand (p = (1/4, 3/4) everywhere, targets [[0, 1], [1, 0]], "
-                      "weights [[1, 3], [0, 4]]: (ln 4 + 3 ln 4/3 + 0 + 4 ln 4) / 4 = 1.9486)")
+        _compare_loss(
+            name,
+            fn,
+            (logits, target, weights),
+            torch.tensor((5 * math.log(4) + 3 * math.log(4 / 3)) / 4),
+            "on a 2 x 2 image worked by hand (p = (1/4, 3/4) everywhere, targets [[0, 1], [1, 0]], "
+            "weights [[1, 3], [0, 4]]: (ln 4 + 3 ln 4/3 + 0 + 4 ln 4) / 4 = 1.9486)",
+        )
         logits, target = 2 * torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
         ones = torch.ones(2, 4, 5)
-        _compare_loss(name, fn, (logits, target, ones), F.cross_entropy(logits, target),
-                      "on random (2, 3, 4, 5) logits with all weights 1 (it must equal F.cross_entropy)")
+        _compare_loss(
+            name,
+            fn,
+            (logits, target, ones),
+            F.cross_entropy(logits, target),
+            "on random (2, 3, 4, 5) logits with all weights 1 (it must equal F.cross_entropy)",
+        )
         logits, target = 2 * torch.randn(2, 3, 6, 7), torch.randint(0, 3, (2, 6, 7))
         weights = 0.5 + torch.rand(2, 6, 7) * 3
         weights[:, 2:4] += 8.0
-        _compare_loss(name, fn, (logits, target, weights), reference.weighted_cross_entropy(logits, target, weights),
-                      "on random (2, 3, 6, 7) logits with weights between 0.5 and 11.5")
+        _compare_loss(
+            name,
+            fn,
+            (logits, target, weights),
+            reference.weighted_cross_entropy(logits, target, weights),
+            "on random (2, 3, 6, 7) logits with weights between 0.5 and 11.5",
+        )
         logits, target = 1000 * torch.randn(2, 2, 4, 4), torch.randint(0, 2, (2, 4, 4))
         weights = 0.5 + torch.rand(2, 4, 4)
-        _compare_loss(name, fn, (logits, target, weights), reference.weighted_cross_entropy(logits, target, weights),
-                      "on logits of magnitude 1000 (a confident network: probabilities round to 0 and 1, "
-                      "yet each pixel's loss is finite, up to some thousands)")
+        _compare_loss(
+            name,
+            fn,
+            (logits, target, weights),
+            reference.weighted_cross_entropy(logits, target, weights),
+            "on logits of magnitude 1000 (a confident network: probabilities round to 0 and 1, "
+            "yet each pixel's loss is finite, up to some thousands)",
+        )
 
 
 # --- 5. elastic_deform -------------------------------------------------------------------
@@ -360,7 +458,7 @@ def check_weighted_cross_entropy(fn) -> None:
 # no displacement reaches the border within the margin (sigma = 4, margin 6 sigma)
 _FIELD_SIZE, _FIELD_SIGMA, _MARGIN = (96, 104), 4.0, 24
 _FIELD_SEEDS = 24  # fields drawn to measure the spread of the displacements
-_RESIDUAL = 0.2    # px; bicubic warping of a ramp is exact to about 0.1 px, a wrong grid is off by more
+_RESIDUAL = 0.2  # px; bicubic warping of a ramp is exact to about 0.1 px, a wrong grid is off by more
 
 
 def _deform(name: str, fn, image: torch.Tensor, mask: torch.Tensor, grid: int, sigma: float, seed: int) -> tuple:
@@ -369,24 +467,32 @@ def _deform(name: str, fn, image: torch.Tensor, mask: torch.Tensor, grid: int, s
     out = call(fn, name, *given, grid=grid, sigma=sigma, generator=torch.Generator().manual_seed(seed))
     unchanged(name, (image, mask), given)
     if _type(out) not in (tuple, list) or len(out) != 2:
-        raise GradingError(f"{name} must return a pair (image, mask), got {_type(out).__name__}"
-                           + (f" of length {len(out)}" if _type(out) in (tuple, list) else ""))
+        raise GradingError(
+            f"{name} must return a pair (image, mask), got {_type(out).__name__}"
+            + (f" of length {len(out)}" if _type(out) in (tuple, list) else "")
+        )
     warped, warped_mask = out
     for what, t, like in (("image", warped, image), ("mask", warped_mask, mask)):
         if _type(t) is not torch.Tensor:
             extra = " (a subclass of torch.Tensor is not accepted)" if isinstance(t, torch.Tensor) else ""
             raise GradingError(f"{name} must return the {what} as a torch.Tensor, got {_type(t).__name__}{extra}")
         if tuple(t.shape) != tuple(like.shape):
-            raise GradingError(f"{name} returned the {what} with shape {tuple(t.shape)}; expected "
-                               f"{tuple(like.shape)}, the shape of the {what} it was given")
+            raise GradingError(
+                f"{name} returned the {what} with shape {tuple(t.shape)}; expected "
+                f"{tuple(like.shape)}, the shape of the {what} it was given"
+            )
     if not warped.is_floating_point() or not bool(torch.all(torch.isfinite(warped.detach()))):
-        raise GradingError(f"{name} must return the image as finite floating-point values, got "
-                           f"{warped.dtype}" + ("" if not warped.is_floating_point() else " with NaN or inf"))
+        raise GradingError(
+            f"{name} must return the image as finite floating-point values, got "
+            f"{warped.dtype}" + ("" if not warped.is_floating_point() else " with NaN or inf")
+        )
     if warped_mask.dtype != mask.dtype:
         if warped_mask.is_floating_point():
             raise GradingError(f"{name} {mistakes.message(name, 'mask_as_floats')}")
-        raise GradingError(f"{name} returned the mask as {warped_mask.dtype}; give it the dtype of the mask it "
-                           f"was given ({mask.dtype}), warped_mask.round().to(mask.dtype)")
+        raise GradingError(
+            f"{name} returned the mask as {warped_mask.dtype}; give it the dtype of the mask it "
+            f"was given ({mask.dtype}), warped_mask.round().to(mask.dtype)"
+        )
     return warped.detach().double(), warped_mask.detach()
 
 
@@ -403,9 +509,9 @@ def _fit(field: torch.Tensor, grid: int, mode: str = "bicubic", align_corners: b
     away from the border, and the largest difference left there (px)."""
     H, W = field.shape[1:]
     m = _MARGIN
-    ay = _basis(H, grid, mode, align_corners)[m:H - m]
-    ax = _basis(W, grid, mode, align_corners)[m:W - m]
-    inner = field[:, m:H - m, m:W - m]
+    ay = _basis(H, grid, mode, align_corners)[m : H - m]
+    ax = _basis(W, grid, mode, align_corners)[m : W - m]
+    inner = field[:, m : H - m, m : W - m]
     control = torch.linalg.pinv(ay) @ inner @ torch.linalg.pinv(ax).T
     return control, float((inner - ay @ control @ ax.T).abs().max())
 
@@ -432,7 +538,7 @@ def _read_field(name: str, fn, grid: int, sigma: float, seed: int) -> tuple:
 
 def _inner(t: torch.Tensor) -> torch.Tensor:
     H, W = t.shape[-2:]
-    return t[..., _MARGIN:H - _MARGIN, _MARGIN:W - _MARGIN]
+    return t[..., _MARGIN : H - _MARGIN, _MARGIN : W - _MARGIN]
 
 
 def _smoothness(name: str, field: torch.Tensor, grid: int) -> None:
@@ -443,12 +549,17 @@ def _smoothness(name: str, field: torch.Tensor, grid: int) -> None:
     _, residual = _fit(field, grid)
     if residual <= _RESIDUAL:
         return
-    for mistake, (mode, corners) in (("bilinear_grid", ("bilinear", True)), ("nearest_grid", ("nearest", True)),
-                                     ("grid_not_on_corners", ("bicubic", False))):
+    for mistake, (mode, corners) in (
+        ("bilinear_grid", ("bilinear", True)),
+        ("nearest_grid", ("nearest", True)),
+        ("grid_not_on_corners", ("bicubic", False)),
+    ):
         if _fit(field, grid, mode, corners)[1] <= _RESIDUAL:
             raise GradingError(f"{name} {mistakes.message(name, mistake)}")
-    raise GradingError(f"{name} {mistakes.message(name, 'dense_noise')} (the field it applied with grid={grid} "
-                       f"is off a bicubic {grid} x {grid} grid by up to {residual:.2f} pixels)")
+    raise GradingError(
+        f"{name} {mistakes.message(name, 'dense_noise')} (the field it applied with grid={grid} "
+        f"is off a bicubic {grid} x {grid} grid by up to {residual:.2f} pixels)"
+    )
 
 
 def _label_blobs(height: int, width: int) -> torch.Tensor:
@@ -476,9 +587,11 @@ def check_elastic_deform(fn) -> None:
         mask = torch.randint(0, 3, (20, 24)).mul(3).to(torch.uint8)
         warped, warped_mask = _deform(name, fn, image, mask, 3, 0.0, seed=1)
         if max_diff(warped, image) > 1e-4 or not torch.equal(warped_mask, mask):
-            raise GradingError(f"{name} changes the image or the mask with sigma=0.0: every displacement is then 0, "
-                               f"so both must come back unchanged (the image differs by up to "
-                               f"{max_diff(warped, image):.3g})")
+            raise GradingError(
+                f"{name} changes the image or the mask with sigma=0.0: every displacement is then 0, "
+                f"so both must come back unchanged (the image differs by up to "
+                f"{max_diff(warped, image):.3g})"
+            )
         # a mask of labels 0, 5 and 9 keeps only those labels
         image, mask = torch.rand(1, 40, 44), _label_blobs(40, 44)
         for seed in (2, 3):
@@ -486,8 +599,10 @@ def check_elastic_deform(fn) -> None:
             new = sorted(set(warped_mask.unique().tolist()) - {0, 5, 9})
             if new:
                 shown = ", ".join(str(v) for v in new[:4])
-                raise GradingError(f"{name} {mistakes.message(name, 'mask_bilinear')} (a mask of labels 0, 5 and 9 "
-                                   f"came back with the labels {shown})")
+                raise GradingError(
+                    f"{name} {mistakes.message(name, 'mask_bilinear')} (a mask of labels 0, 5 and 9 "
+                    f"came back with the labels {shown})"
+                )
         # the generator decides the draws
         first = _read_field(name, fn, 3, _FIELD_SIGMA, seed=4)
         again = _read_field(name, fn, 3, _FIELD_SIGMA, seed=4)
@@ -495,8 +610,10 @@ def check_elastic_deform(fn) -> None:
             raise GradingError(f"{name} {mistakes.message(name, 'ignores_generator')}")
         other = _read_field(name, fn, 3, _FIELD_SIGMA, seed=5)
         if torch.equal(first[0], other[0]):
-            raise GradingError(f"{name} gives the same deformation for generators with different seeds: draw the "
-                               "displacements from the generator it is given, torch.randn(..., generator=generator)")
+            raise GradingError(
+                f"{name} gives the same deformation for generators with different seeds: draw the "
+                "displacements from the generator it is given, torch.randn(..., generator=generator)"
+            )
         # the field, read back from warped images of the pixels' own rows and columns
         controls = []
         for seed in range(_FIELD_SEEDS):
@@ -506,8 +623,10 @@ def check_elastic_deform(fn) -> None:
                 raise GradingError(f"{name} {mistakes.message(name, 'image_nearest')}")
             apart = float((_inner(image_field - mask_field).abs() > 0.6).double().mean())
             if apart > 0.01:
-                raise GradingError(f"{name} {mistakes.message(name, 'two_fields')} ({apart:.0%} of the pixels of "
-                                   "the mask moved elsewhere than the same pixels of the image)")
+                raise GradingError(
+                    f"{name} {mistakes.message(name, 'two_fields')} ({apart:.0%} of the pixels of "
+                    "the mask moved elsewhere than the same pixels of the image)"
+                )
             _smoothness(name, image_field, 3)
             controls.append(_fit(image_field, 3)[0])
         controls = torch.stack(controls)  # (seeds, 2, grid, grid)
@@ -517,14 +636,19 @@ def check_elastic_deform(fn) -> None:
             H, W = _FIELD_SIZE
             # (bicubic warping reads tiny displacements back up to 40% too large: a wide band)
             for mistake, expected_ratio, band in (
-                    ("sigma_as_variance", math.sqrt(_FIELD_SIGMA) / _FIELD_SIGMA, 1.25),
-                    ("normalised_units", 1 / (H - 1) + 1 / (W - 1), 2.0)):
+                ("sigma_as_variance", math.sqrt(_FIELD_SIGMA) / _FIELD_SIGMA, 1.25),
+                ("normalised_units", 1 / (H - 1) + 1 / (W - 1), 2.0),
+            ):
                 if 1 / band <= ratio / expected_ratio <= band:
-                    raise GradingError(f"{name} {mistakes.message(name, mistake)} (with sigma={_FIELD_SIGMA} the "
-                                       f"control points moved by {spread:.3g} pixels on average)")
-            raise GradingError(f"{name} moves the control points by {spread:.3g} pixels on average (root mean "
-                               f"square, over {_FIELD_SEEDS} draws) with sigma={_FIELD_SIGMA}: draw each "
-                               "displacement from N(0, sigma), torch.randn(..., generator=generator) * sigma")
+                    raise GradingError(
+                        f"{name} {mistakes.message(name, mistake)} (with sigma={_FIELD_SIGMA} the "
+                        f"control points moved by {spread:.3g} pixels on average)"
+                    )
+            raise GradingError(
+                f"{name} moves the control points by {spread:.3g} pixels on average (root mean "
+                f"square, over {_FIELD_SEEDS} draws) with sigma={_FIELD_SIGMA}: draw each "
+                "displacement from N(0, sigma), torch.randn(..., generator=generator) * sigma"
+            )
         if float((controls[:, 0] - controls[:, 1]).abs().max()) < 1e-3 * _FIELD_SIGMA:
             raise GradingError(f"{name} {mistakes.message(name, 'one_grid_for_both_axes')}")
         # another grid
@@ -534,12 +658,14 @@ def check_elastic_deform(fn) -> None:
 
 # --- 6. overlap_tile_predict -------------------------------------------------------------
 
+
 def _watch(model) -> tuple:
     """A forward pre-hook on the model's first level (it runs also when the learner calls
     ``model.forward`` directly): for each call, (input shape, model.training, grad enabled)."""
     seen = []
     handle = model.down1.register_forward_pre_hook(
-        lambda module, inputs: seen.append((tuple(inputs[0].shape), model.training, torch.is_grad_enabled())))
+        lambda module, inputs: seen.append((tuple(inputs[0].shape), model.training, torch.is_grad_enabled()))
+    )
     return seen, handle
 
 
@@ -565,8 +691,10 @@ def _uncovered(name: str, out, expected: torch.Tensor) -> None:
     if (y0 == H and x0 == W) or y0 == 0 or x0 == 0 or bool(bad[:y0, :x0].any()):
         return
     missing = [f"rows {y0} to {H - 1}" if y0 < H else "", f"columns {x0} to {W - 1}" if x0 < W else ""]
-    raise GradingError(f"{name} {mistakes.message(name, 'last_rows_uncovered')} (its scores are wrong in "
-                       f"{' and '.join(m for m in missing if m)} of a {H} x {W} image)")
+    raise GradingError(
+        f"{name} {mistakes.message(name, 'last_rows_uncovered')} (its scores are wrong in "
+        f"{' and '.join(m for m in missing if m)} of a {H} x {W} image)"
+    )
 
 
 def _compare_tiles(name: str, fn, model, image: torch.Tensor, tile: int, stride, case: str) -> None:
@@ -575,26 +703,33 @@ def _compare_tiles(name: str, fn, model, image: torch.Tensor, tile: int, stride,
     # result for strides that are multiples of 2 ** depth, and cheaper)
     expected = reference.whole_image_predict(copy.deepcopy(model), image)
     out_tile = model.output_size(tile)
-    step = stride or out_tile // 2 ** model.depth * 2 ** model.depth
+    step = stride or out_tile // 2**model.depth * 2**model.depth
     expected_tiles = math.prod(max(1, math.ceil((side - out_tile) / step) + 1) for side in image.shape[1:])
     learner_model, given = copy.deepcopy(model), image.clone()
     was_training = learner_model.training
     before = _grader.snapshot(learner_model, given)
     seen, handle = _watch(learner_model)
     try:
-        out = call(fn, name, learner_model, given, tile) if stride is None else \
-            call(fn, name, learner_model, given, tile, stride=stride)
+        out = (
+            call(fn, name, learner_model, given, tile)
+            if stride is None
+            else call(fn, name, learner_model, given, tile, stride=stride)
+        )
     finally:
         handle.remove()
     if any(training for _, training, _ in seen):
         raise GradingError(f"{name} {_grader.hygiene['train_mode']}")
     wrong_size = [shape for shape, _, _ in seen if tuple(shape[-2:]) != (tile, tile)]
     if len(seen) == 1 and wrong_size and min(wrong_size[0][-2:]) > tile:
-        raise GradingError(f"{name} {mistakes.message(exercise, 'whole_image')} ({case}, the model got an input "
-                           f"of shape {wrong_size[0]}; tile={tile})")
+        raise GradingError(
+            f"{name} {mistakes.message(exercise, 'whole_image')} ({case}, the model got an input "
+            f"of shape {wrong_size[0]}; tile={tile})"
+        )
     if wrong_size:
-        raise GradingError(f"{name} runs the model on an input of shape {wrong_size[0]} {case}: every call must "
-                           f"get tile x tile pieces of the padded image ({tile} x {tile} here)")
+        raise GradingError(
+            f"{name} runs the model on an input of shape {wrong_size[0]} {case}: every call must "
+            f"get tile x tile pieces of the padded image ({tile} x {tile} here)"
+        )
     if learner_model.training != was_training:
         raise GradingError(f"{name} {mistakes.message(exercise, 'mode_not_restored')}")
     unchanged(name, (image,), (given,))
@@ -602,16 +737,22 @@ def _compare_tiles(name: str, fn, model, image: torch.Tensor, tile: int, stride,
     args = (model, image, tile) if stride is None else (model, image, tile, stride)
     _uncovered(name, out, expected)
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(name, exercise, args, lambda wrong: _type(wrong) is torch.Tensor
-                      and wrong.shape == out.shape and close(out, wrong))
+        _grader.name_mistake(
+            name,
+            exercise,
+            args,
+            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
+        )
     out = expect_tensor(out, name, expected.shape, like=image)
     if not close(out, expected):
         _grader.diagnose(name, exercise, out, expected, args, case)
     if any(grad for _, _, grad in seen):
         raise GradingError(f"{name} {mistakes.message(exercise, 'no_grad_missing')}")
     if _tiles_seen(seen) < expected_tiles:
-        raise GradingError(f"{name} {mistakes.message(exercise, 'ignores_stride')} ({case}, it ran "
-                           f"{_tiles_seen(seen)} tiles where a tile every {step} pixels takes {expected_tiles})")
+        raise GradingError(
+            f"{name} {mistakes.message(exercise, 'ignores_stride')} ({case}, it ran "
+            f"{_tiles_seen(seen)} tiles where a tile every {step} pixels takes {expected_tiles})"
+        )
 
 
 def _unet(depth: int, in_channels: int = 1, num_classes: int = 2, dropout: float = 0.0, train: bool = True):
@@ -636,26 +777,47 @@ def check_overlap_tile_predict(fn) -> None:
         # depth 2 with dropout, handed over in training mode: 92 -> 52, stride 52 by default
         model = _unet(2, dropout=0.5)
         image = torch.rand(1, 110, 130, dtype=torch.float64)
-        _compare_tiles(name, fn, model, image, 92, None,
-                       "on a (1, 110, 130) image with a U-Net of depth 2 (tile 92, output tile 52) and the default "
-                       "stride (52, a multiple of 2 ** 2)")
-        _compare_tiles(name, fn, model, image, 92, 32,
-                       "on the same image and U-Net with stride=32")
+        _compare_tiles(
+            name,
+            fn,
+            model,
+            image,
+            92,
+            None,
+            "on a (1, 110, 130) image with a U-Net of depth 2 (tile 92, output tile 52) and the default "
+            "stride (52, a multiple of 2 ** 2)",
+        )
+        _compare_tiles(name, fn, model, image, 92, 32, "on the same image and U-Net with stride=32")
         # depth 3: 116 -> 28, which is not a multiple of 2 ** 3, so the default stride is 24
         deep = _unet(3)
         image = torch.rand(1, 76, 64, dtype=torch.float64)
-        _compare_tiles(name, fn, deep, image, 116, None,
-                       "on a (1, 76, 64) image with a U-Net of depth 3 (tile 116, output tile 28, not a multiple "
-                       "of 2 ** 3 = 8) and the default stride (24)")
+        _compare_tiles(
+            name,
+            fn,
+            deep,
+            image,
+            116,
+            None,
+            "on a (1, 76, 64) image with a U-Net of depth 3 (tile 116, output tile 28, not a multiple "
+            "of 2 ** 3 = 8) and the default stride (24)",
+        )
         # two input channels, three classes, an image smaller than two output tiles, a model in eval mode
         wide = _unet(2, in_channels=2, num_classes=3, train=False)
         image = torch.rand(2, 70, 64, dtype=torch.float64)
-        _compare_tiles(name, fn, wide, image, 92, 48,
-                       "on a (2, 70, 64) image with a 2-channel, 3-class U-Net of depth 2 handed over in eval "
-                       "mode, tile 92 and stride=48")
+        _compare_tiles(
+            name,
+            fn,
+            wide,
+            image,
+            92,
+            48,
+            "on a (2, 70, 64) image with a 2-channel, 3-class U-Net of depth 2 handed over in eval "
+            "mode, tile 92 and stride=48",
+        )
 
 
 # --- 7. iou ------------------------------------------------------------------------------
+
 
 def _compare_iou(name: str, fn, args: tuple, case: str) -> None:
     expected = reference.iou(*args)
@@ -677,12 +839,20 @@ def check_iou(fn) -> None:
         # by hand: a batch of two 2 x 2 masks, IoU 1/3 and 3/4 each, 4/7 pooled
         pred = torch.tensor([[[1, 1], [0, 0]], [[1, 1], [1, 1]]])
         target = torch.tensor([[[0, 1], [1, 0]], [[1, 1], [1, 0]]])
-        _compare_iou(name, fn, (pred, target),
-                     "on a batch of two 2 x 2 masks worked by hand (pred [[1, 1], [0, 0]] and [[1, 1], [1, 1]], "
-                     "target [[0, 1], [1, 0]] and [[1, 1], [1, 0]]: pooled, 4 pixels in both and 7 in either, "
-                     "4/7 = 0.5714)")
-        _compare_iou(name, fn, (torch.tensor([1, 1, 0, 0]), torch.tensor([0, 1, 1, 0])),
-                     "on the 1-d masks [1, 1, 0, 0] and [0, 1, 1, 0] (1 pixel in both, 3 in either: 1/3)")
+        _compare_iou(
+            name,
+            fn,
+            (pred, target),
+            "on a batch of two 2 x 2 masks worked by hand (pred [[1, 1], [0, 0]] and [[1, 1], [1, 1]], "
+            "target [[0, 1], [1, 0]] and [[1, 1], [1, 0]]: pooled, 4 pixels in both and 7 in either, "
+            "4/7 = 0.5714)",
+        )
+        _compare_iou(
+            name,
+            fn,
+            (torch.tensor([1, 1, 0, 0]), torch.tensor([0, 1, 1, 0])),
+            "on the 1-d masks [1, 1, 0, 0] and [0, 1, 1, 0] (1 pixel in both, 3 in either: 1/3)",
+        )
         pred, target = torch.rand(8, 9) < 0.5, torch.rand(8, 9) < 0.4
         _compare_iou(name, fn, (pred, target), "on random boolean (8, 9) masks")
         pred = (torch.rand(3, 6, 6) < torch.tensor([0.2, 0.5, 0.8])[:, None, None]).long()
@@ -690,11 +860,11 @@ def check_iou(fn) -> None:
         _compare_iou(name, fn, (pred, target), "on a batch of three (6, 6) integer masks (all pixels pooled)")
         pred = (torch.rand(12, 10) < 0.5).to(torch.uint8) * 255
         target = (torch.rand(12, 10) < 0.5).long()
-        _compare_iou(name, fn, (pred, target), "with a (12, 10) prediction stored as 0 and 255 (uint8) and a "
-                     "target of 0 and 1")
+        _compare_iou(
+            name, fn, (pred, target), "with a (12, 10) prediction stored as 0 and 255 (uint8) and a target of 0 and 1"
+        )
         pred, target = torch.rand(1, 1, 40, 40) < 0.6, torch.rand(1, 1, 40, 40) < 0.6
-        _compare_iou(name, fn, (pred, target), "on (1, 1, 40, 40) boolean masks (over a thousand pixels in the "
-                     "union)")
+        _compare_iou(name, fn, (pred, target), "on (1, 1, 40, 40) boolean masks (over a thousand pixels in the union)")
         # two empty masks agree perfectly
         empty = torch.zeros(5, 6, dtype=torch.long)
         case = "with two empty (5, 6) masks"
@@ -704,7 +874,9 @@ def check_iou(fn) -> None:
             raise _named_crash(name, err, "empty_union", case) from None
         value = number(out, name)
         if not same_number(value, 1.0):
-            raise GradingError(f"{name} {mistakes.message(name, 'empty_union')} ({case} it returned {show_number(value)})")
+            raise GradingError(
+                f"{name} {mistakes.message(name, 'empty_union')} ({case} it returned {show_number(value)})"
+            )
 
 
 CHECKS = {

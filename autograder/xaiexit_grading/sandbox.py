@@ -14,6 +14,7 @@ The kernel talks to the grader over IPC sockets in a folder both can see, as a
 network namespace has no shared TCP. Linux only; needs ``bwrap`` (``apt-get install
 bubblewrap``).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ CPU_SECONDS = 900
 def require_bwrap() -> str:
     path = shutil.which("bwrap")
     if path is None:
-        raise CourseError("--sandbox needs bubblewrap: install it with `apt-get install bubblewrap` "
-                          "(Linux), or grade without --sandbox inside a throwaway container")
+        raise CourseError(
+            "--sandbox needs bubblewrap: install it with `apt-get install bubblewrap` "
+            "(Linux), or grade without --sandbox inside a throwaway container"
+        )
     return path
 
 
@@ -40,9 +43,26 @@ def kernel_argv(course: Path, workspace: Path, writable: list[Path], runtime: Pa
     """The command that starts one sandboxed ipykernel (``{connection_file}`` is filled in
     by jupyter_client)."""
     home = Path.home()
-    args = [shutil.which("prlimit") or "prlimit", f"--as={MEMORY_BYTES}", f"--cpu={CPU_SECONDS}", "--",
-            require_bwrap(), "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", str(home)]
+    args = [
+        shutil.which("prlimit") or "prlimit",
+        f"--as={MEMORY_BYTES}",
+        f"--cpu={CPU_SECONDS}",
+        "--",
+        require_bwrap(),
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/dev/shm",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        str(home),
+    ]
     # what the kernel needs, read-only, even where it lives under the hidden /tmp or home:
     # the course (its venv and the package) and the Python installation
     for keep in (course, Path(sys.prefix), Path(sys.base_prefix)):
@@ -53,32 +73,57 @@ def kernel_argv(course: Path, workspace: Path, writable: list[Path], runtime: Pa
             args += ["--tmpfs", str(path.resolve())]
     for path in [*writable, runtime]:
         args += ["--bind", str(path.resolve()), str(path.resolve())]
-    args += ["--unshare-net", "--unshare-pid", "--die-with-parent",
-             "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "IPYTHONDIR", "/tmp/.ipython", "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib",
-             # the kernel would watch a parent pid it cannot see in its own pid namespace
-             "--unsetenv", "JPY_PARENT_PID",
-             # without a parent pid ipykernel prints a connection banner on stdout: drop it
-             "/bin/sh", "-c", 'exec "$@" > /dev/null', "sh",
-             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    args += [
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "IPYTHONDIR",
+        "/tmp/.ipython",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp/.matplotlib",
+        # the kernel would watch a parent pid it cannot see in its own pid namespace
+        "--unsetenv",
+        "JPY_PARENT_PID",
+        # without a parent pid ipykernel prints a connection banner on stdout: drop it
+        "/bin/sh",
+        "-c",
+        'exec "$@" > /dev/null',
+        "sh",
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+    ]
     return args
 
 
 def configure(config, course: Path, workspace: Path, writable: list[Path], runtime: Path) -> None:
-    """Write the sandbox kernelspec into ``runtime`` and point ``config`` at it."""
-    import os
+    """Write the sandbox kernelspec into ``runtime/kernels`` and point ``config`` at it.
 
+    ``runtime`` must be on JUPYTER_PATH while the kernels start (the grader scopes that).
+    """
     spec = runtime / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(course, workspace, writable, runtime),
-        "display_name": "Python 3 (xaiexit grading sandbox)",
-        "language": "python",
-        "interrupt_mode": "message",  # signals do not cross into the sandbox's pid namespace
-    }, indent=1))
-    paths = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
-    if str(runtime) not in paths:
-        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(runtime), *filter(None, paths)])
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": kernel_argv(course, workspace, writable, runtime),
+                "display_name": "Python 3 (xaiexit grading sandbox)",
+                "language": "python",
+                "interrupt_mode": "message",  # signals do not cross into the sandbox's pid namespace
+            },
+            indent=1,
+        )
+    )
     config.Execute.kernel_name = KERNEL
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(runtime / "kernel")  # absolute: grader and kernel agree

@@ -9,10 +9,11 @@ wrong implementations with its ``mistake`` decorator::
     @mistake("relevance_mass", "no_abs", "uses the signed heatmap: ...")
     def relevance_mass_no_abs(heatmap, mask): ...
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Catalogue:
 
     def mistake(self, exercise: str, name: str, message: str, matches_output: bool = True):
         """Decorator: register the decorated function as a wrong version of ``exercise``."""
+
         def register(function):
             self.entries.append(Mistake(exercise, name, message, function, matches_output))
             return function

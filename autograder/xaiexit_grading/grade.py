@@ -1,0 +1,192 @@
+"""Grading a class: autograde every submission, write feedback and the grades CSV.
+
+For each student: repair the notebook against the release (:func:`xaiexit.course.notebooks.repair`),
+scan it for tampering (:mod:`xaiexit_grading.audit`), autograde it with nbgrader (in a
+bubblewrap sandbox with ``sandbox=True``), and record the result. A crash, an endless loop
+or a broken notebook costs only that student (and, for a crash, only that exercise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import shutil
+import tempfile
+from pathlib import Path
+
+from xaiexit.course.nbgrader_app import load_config, prepended, run_converter, scoped_environ
+from xaiexit.course.notebooks import exercises, grade_id, nbgrader_meta, read_notebook, repair
+from xaiexit.course.workspace import CourseError, resolve_lesson, source_notebook, workspace_path
+from xaiexit_grading import audit
+from xaiexit_grading import sandbox as jail
+from xaiexit_grading.gradebook import export, feedback, load_report, save_report, scores
+from xaiexit_grading.submissions import Submission, collect
+
+
+def prepare_gradebook(course: Path, lesson: str, workspace: Path, config):
+    """Record the lesson's cells and checksums in the gradebook, from the current source;
+    return the student version, written to ``<workspace>/release/`` (never the repository)."""
+    from nbgrader.converters import GenerateAssignment
+
+    read_notebook(source_notebook(course, lesson))
+    config.CourseDirectory.release_directory = str(workspace / "release")
+    run_converter(GenerateAssignment, config, lesson, force=True, create_assignment=True)
+    return read_notebook(workspace / "release" / lesson / f"{lesson}.ipynb")
+
+
+def grade(
+    course: Path,
+    lesson: str,
+    submissions: Path,
+    workspace=None,
+    progress=print,
+    write_feedback: bool = True,
+    csv_path: Path | None = None,
+    timeout: int | None = None,
+    sandbox: bool = False,
+) -> dict:
+    """Autograde every submission in ``submissions``; return the per-student report.
+
+    ``timeout`` overrides the seconds a cell may run (autograder/nbgrader_config.py: 60);
+    a cell that runs longer is interrupted and fails on its own. ``sandbox`` runs every
+    notebook in a bubblewrap sandbox (see :mod:`xaiexit_grading.sandbox`).
+    """
+    lesson = resolve_lesson(course, lesson)
+    workspace = workspace_path(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    config = load_config(course, workspace)
+    if timeout is not None:
+        config.Execute.timeout = timeout
+    release_nb = prepare_gradebook(course, lesson, workspace, config)
+    graded_names = {p["name"] for p in exercises(release_nb)}
+    subs, skipped = collect(Path(submissions), lesson)
+    for line in skipped:
+        progress(f"  {line}")
+    report = load_report(workspace, lesson)
+    if sandbox:
+        jail.require_bwrap()
+    with _kernels(sandbox) as runtime:
+        for i, sub in enumerate(subs, 1):
+            if sub.problem is None:
+                sub.notebook, repairs = repair(sub.notebook, release_nb)
+                sub.notes += repairs
+                sub.flags = audit.scan_notebook(sub.notebook, graded_names)
+                if sandbox:  # this student's folders are the only writable ones
+                    own = [workspace / step / sub.student / lesson for step in ("submitted", "autograded")]
+                    for folder in own:
+                        folder.mkdir(parents=True, exist_ok=True)
+                    jail.configure(config, course, workspace, own, runtime)
+                sub.problem = _autograde(course, lesson, config, workspace, sub, release_nb)
+            _record(config, workspace, lesson, report, sub, f"[{i}/{len(subs)}]", progress)
+    if write_feedback:
+        feedback(course, lesson, workspace, students=[s.student for s in subs if s.problem is None])
+    export(course, [lesson], workspace, csv_path)
+    return report
+
+
+@contextlib.contextmanager
+def _kernels(sandbox: bool):
+    """Without a sandbox, nothing; with one, a private folder for the sandbox's kernelspec
+    and sockets, on JUPYTER_PATH for the duration of the block."""
+    if not sandbox:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="xaiexit-kernels-") as runtime:
+        with scoped_environ(JUPYTER_PATH=prepended("JUPYTER_PATH", runtime)):
+            yield Path(runtime)
+
+
+def _record(config, workspace: Path, lesson: str, report: dict, sub: Submission, counter: str, progress) -> None:
+    """Save one student's report entry and print their line."""
+    report[sub.student] = {"problem": sub.problem, "notes": sub.notes, "flags": sub.flags}
+    save_report(workspace, lesson, report)
+    score = scores(config, lesson, [sub.student]).get(sub.student)
+    shown = f"{score['score']:g}/{score['max_score']:g}" if score and not sub.problem else "0 (not graded)"
+    progress(f"{counter} {sub.student}: {shown}" + (f" - {sub.problem}" if sub.problem else ""))
+
+
+def _write_atomic(folder: Path, filename: str, nb) -> None:
+    import nbformat
+
+    staging = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    nbformat.write(nb, staging / filename)
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+
+
+def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submission, release_nb) -> str | None:
+    """Autograde one submission; return why it could not be graded, or None.
+
+    When the learner's code kills the Python kernel (``os._exit``, a segfault, memory),
+    nbgrader loses the whole notebook. Here the cell that did it is found, the answer it
+    belongs to is graded as not attempted, and the rest of the notebook is graded again,
+    so the crash costs only that exercise.
+    """
+    from nbgrader.converters import Autograde
+
+    folder = workspace / "submitted" / sub.student / lesson
+    for _ in range(len(exercises(release_nb)) + 1):
+        _write_atomic(folder, f"{lesson}.ipynb", sub.notebook)
+        try:
+            run_converter(Autograde, config, lesson, sub.student, force=True, create_student=True)
+            return None
+        except CourseError as exc:
+            if "DeadKernelError" not in str(exc) and "Kernel died" not in str(exc):
+                return f"grading failed: {exc}"
+        answer = _crashing_answer(course, lesson, sub.notebook, folder, config)
+        if answer is None:
+            return "grading failed: the Python kernel died and the cell responsible could not be found"
+        stub = next(c for c in release_nb.cells if grade_id(c) == answer)
+        for cell in sub.notebook.cells:
+            if grade_id(cell) == answer:
+                cell.source = stub.source
+        sub.notes.append(
+            f"the answer '{answer}' crashed the Python kernel while graded (os._exit, a "
+            "segfault or too much memory); it was graded as not attempted"
+        )
+    return "grading failed: the Python kernel kept dying"
+
+
+def _crashing_answer(course: Path, lesson: str, nb, folder: Path, config) -> str | None:
+    """Run the submission with its hidden tests and name the answer cell whose code killed
+    the kernel (the answer itself, or the exercise whose test cell was running)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    source = {grade_id(c): c for c in read_notebook(source_notebook(course, lesson)).cells if grade_id(c)}
+    run = copy.deepcopy(nb)
+    for cell in run.cells:  # locked cells as the autograder runs them: hidden tests included
+        gid = grade_id(cell)
+        if gid in source and nbgrader_meta(cell).get("locked"):
+            cell.source = source[gid].source
+    started = []
+    # the grading kernel settings (the sandbox's, when grading in one)
+    client = NotebookClient(
+        run,
+        config=config,
+        timeout=config.Execute.timeout,
+        kernel_name=config.Execute.get("kernel_name", "python3"),
+        allow_errors=True,
+        on_cell_execute=lambda cell, cell_index: started.append(cell),
+        resources={"metadata": {"path": str(folder)}},
+    )
+    with scoped_environ(NBGRADER_EXECUTION="autograde"):
+        try:
+            client.execute()
+            return None
+        except DeadKernelError:
+            pass
+        except Exception:  # a timeout or anything else is not a crash
+            return None
+    if not started:
+        return None
+    gid = grade_id(started[-1]) or ""
+    answers = {grade_id(c) for c in run.cells if nbgrader_meta(c).get("solution")}
+    if gid in answers:
+        return gid
+    if gid.endswith("_test") and gid.removesuffix("_test") in answers:
+        return gid.removesuffix("_test")
+    return None
