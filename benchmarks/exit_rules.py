@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/exit_rules.py --threads 2   # full run: 3 seeds per dataset, a few minutes
+    python benchmarks/exit_rules.py               # full run: 3 seeds per dataset, 5,000 pet test images
     python benchmarks/exit_rules.py --quick       # 1 seed, 64 test images, digits trained 1 epoch
 
 It prints Markdown and writes it to ``benchmarks/results/exit_rules.md`` with the plot
@@ -14,19 +14,25 @@ What it measures
 Two datasets, three trained networks each (training seeds 0, 1, 2):
 
 - **synthetic pets**: the shipped ``pets_early_exit``, ``pets_early_exit_seed1`` and
-  ``pets_early_exit_seed2`` (``xaiexit.zoo``) on ``SyntheticPets("val")`` and
-  ``("test")`` (64 x 64, cat or dog);
-- **digits**: an ``EarlyExitCNN`` for 32 x 32 grey images (:data:`DIGITS_MODEL`) trained
-  here on ``Digits("train")`` with ``early_exit_loss`` (all exits jointly, 20 epochs, 1
-  torch thread, about 20 s per seed), one network per training seed, on
-  ``Digits("val")`` and ``("test")`` (10 classes).
+  ``pets_early_exit_seed2`` (``xaiexit.zoo``) on ``SyntheticPets("val", n=2000)`` and
+  ``("test", n=5000)`` (64 x 64, cat or dog): enough wrong answers at every exit for an
+  AUROC to mean something;
+- **digits**: the small ``EarlyExitCNN`` of :mod:`xaiexit.exits.digits_setting`
+  (``DIGITS_MODEL``, 32 x 32 grey images) trained here on ``Digits("train")`` with
+  ``early_exit_loss`` (all exits jointly, ``DIGITS_TRAINING``, 1 torch thread, about 10 s
+  per seed), one network per training seed, on ``Digits("val")`` and ``("test")`` (10
+  classes). Its first exit is right about half of the time: max softmax leaves most of the
+  oracle's saving unused, so a better rule would have room to show.
 
-Every rule of :data:`RULES` goes through ``evaluate_exit_rules``: thresholds chosen on the
-**validation** split only, every number measured on the **test** split. Its table (test
+Every rule of :func:`make_rules` goes through ``evaluate_exit_rules``: thresholds chosen on
+the **validation** split only, every number measured on the **test** split. Its table (test
 accuracy at the operating point, mean MACs / backbone, share of the oracle's saving,
 area under the accuracy-MACs curve, AUROC of the score at each side exit, MACs of the
-maps and scores) is printed as it is, mean ± sample standard deviation over the seeds,
-with measured wall-clock columns added on the right:
+maps and scores) is printed with ``report.intervals()``: the share, the area and every
+AUROC as the estimate pooled over the seeds with its 95 % hierarchical bootstrap interval
+(seeds, then test images; 2000 resamples), then ± the standard deviation over the seeds;
+accuracy and MACs as mean ± sample standard deviation. Measured wall-clock columns are
+added on the right:
 
 - **map + score time**: per test image, the time of the rule's maps and scores at every
   side exit (the oracle rule: and the final exit's map), minus the time of the side
@@ -37,9 +43,12 @@ with measured wall-clock columns added on the right:
   in the same loop).
 - **inference time / backbone**: ``predict_with_exits`` at batch 64 (the samples that
   leave are dropped from the batch, maps computed only for those still in it) over the
-  test images, at the rule's operating point, divided by the time of the network without
-  branches on the same images: the measured counterpart of "MACs / backbone". Not for
-  the oracle rule, which cannot stop early.
+  timed test images, at the rule's operating point, divided by the time of the network
+  without branches on the same images: the measured counterpart of "MACs / backbone". Not
+  for the oracle rule, which cannot stop early.
+
+Timings run over the first ``--timing-images`` test images (1024 by default), the accuracy
+and MACs over all of them.
 
 Every timing runs on 1 torch thread, in one process, the timed runs alternating pass by
 pass, on copies of the networks with batch norm folded into the convolutions and
@@ -70,6 +79,8 @@ from benchmarks.machine import machine_description  # noqa: E402
 from xaiexit import zoo  # noqa: E402
 from xaiexit.data import Digits, SyntheticPets  # noqa: E402
 from xaiexit.exits import (  # noqa: E402
+    DIGITS_MODEL,
+    DIGITS_TRAINING,
     Both,
     Calibrated,
     CoherenceRule,
@@ -80,25 +91,24 @@ from xaiexit.exits import (  # noqa: E402
     MaxSoftmax,
     OracleCoherenceRule,
     count_macs,
-    early_exit_loss,
     evaluate_exit_rules,
     exit_maps,
     predict_with_exits,
     saliency_at_exits,
     simulate_exits,
+    train_digits_networks,
 )
 from xaiexit.exits.evaluation import DEFAULT_SWEEP  # noqa: E402
+from xaiexit.exits.exit_saliency import INPUT_METHODS  # noqa: E402
 from xaiexit.models import EarlyExitCNN, for_cpu_inference  # noqa: E402
-from xaiexit.train import fit, predict, seed_everything  # noqa: E402
+from xaiexit.train import predict  # noqa: E402
 
 SEEDS = (0, 1, 2)
 BATCH = 64
 #: the max-softmax gate of the combined rule: a common value set by hand, not tuned on these data
 BOTH_FIRST_THRESHOLD = 0.9
-#: the digits network: 32 x 32 grey in, blocks of 16, 32 and 64 channels (each halving the
-#: resolution), side exits after blocks 1 and 2, 16-channel branches
-DIGITS_MODEL = dict(in_channels=1, num_classes=10, widths=(16, 32, 64), exits_after=(1, 2), branch_width=16)
-DIGITS_TRAINING = dict(epochs=20, lr=3e-3, batch_size=64, weight_decay=1e-4)
+#: generated pets: thresholds on N_VAL validation images, every number on N_TEST test images
+N_VAL, N_TEST = 2000, 5000
 PETS_MODELS = ("pets_early_exit", "pets_early_exit_seed1", "pets_early_exit_seed2")
 #: a pass over the digits' test images is about 6 times shorter than over the pets': more repeats
 DIGITS_REPEAT_FACTOR = 3
@@ -116,6 +126,7 @@ def make_rules() -> list[ExitRule]:
         CoherenceRule("cosine"),
         CoherenceRule("ssim"),
         CoherenceRule("cosine", "grad_cam"),
+        ConcentrationRule("entropy", "gradient"),
         OracleCoherenceRule("cosine"),
         Both(MaxSoftmax(), ConcentrationRule("entropy"), first_threshold=BOTH_FIRST_THRESHOLD),
     ]
@@ -130,32 +141,13 @@ def kind(rule: ExitRule) -> str:
 
 # --------------------------------------------------------------------------- models
 def train_digits(seeds: Sequence[int], epochs: int, train: Digits) -> tuple:
-    """One ``EarlyExitCNN`` per training seed (initialisation and shuffling), on the train split only.
-
-    Always on 1 torch thread: batches of 64 images of 32 x 32 are too small for a second
-    thread to pay, and on a shared machine two threads were 5 to 7 times slower (120-130 s
-    against 17-27 s per seed at a load average of 3 on 2 cores).
-    """
+    """One network per training seed (:func:`xaiexit.exits.train_digits_networks`, 1 torch
+    thread), and the seconds each took to train."""
     models, seconds = [], []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     for seed in seeds:
-        seed_everything(seed)
-        model = EarlyExitCNN(**DIGITS_MODEL)
         started = time.perf_counter()
-        fit(
-            model,
-            (train.images, train.labels),
-            epochs=epochs,
-            seed=seed,
-            progress=False,
-            loss=early_exit_loss,
-            device="cpu",
-            **{k: v for k, v in DIGITS_TRAINING.items() if k != "epochs"},
-        )
+        models += train_digits_networks(train, seeds=(seed,), epochs=epochs)
         seconds.append(time.perf_counter() - started)
-        models.append(model.eval())
-    torch.set_num_threads(threads)
     return models, seconds
 
 
@@ -209,6 +201,45 @@ def rule_step(
     return run
 
 
+def forward_with_heads(model: EarlyExitCNN) -> Callable:
+    """Every block and every head on a batch of images: the baseline of a gradient rule's map +
+    score time (its maps need the images, not only the blocks' outputs)."""
+
+    def run(images):
+        with torch.no_grad():
+            model(images)
+
+    return run
+
+
+def gradient_rule_step(
+    model: EarlyExitCNN, rule: ExitRule, thresholds: Sequence[float], temperatures: Sequence[float] | None
+) -> Callable:
+    """Every block and head on a batch of images, with the gradient map of every side exit
+    (a backward pass from its logit to the image) and the rule's score and decision there."""
+    heads = list(model.exits.values())
+    temps = list(temperatures) if temperatures is not None else [1.0] * len(heads)
+    last_side = model.exit_blocks[-2]
+
+    def run(images):
+        with torch.enable_grad():
+            x = images.detach().requires_grad_(True)
+            h, k = x, 0
+            for i, block in enumerate(model.features, start=1):
+                with torch.set_grad_enabled(i <= last_side):
+                    h = block(h)
+                if i not in model.exit_blocks:
+                    continue
+                logits = heads[k](h)
+                if k < len(heads) - 1:
+                    chosen = logits.gather(1, logits.argmax(dim=1, keepdim=True)).sum()
+                    (grad,) = torch.autograd.grad(chosen, x, retain_graph=k < len(heads) - 2)
+                    rule.exits(logits.detach() / temps[k], thresholds[k], grad.abs().amax(dim=1))
+                k += 1
+
+    return run
+
+
 def timed_passes(runs: dict[str, Callable], items: dict[str, Callable], n: int, repeats: int) -> dict[str, list]:
     """Seconds of each named run over ``n`` images in batches of :data:`BATCH`, ``repeats``
     times, the runs alternating pass by pass; ``items[name](start, stop)`` gives the batch."""
@@ -247,18 +278,24 @@ def measure_times(
     by_features = lambda start, stop: [f[start:stop] for f in features]
     by_images = lambda start, stop: x[start:stop]
     runs, items = {"backbone": backbone, "heads": heads_only(fast)}, {"backbone": by_images, "heads": by_features}
+    if any(rule.saliency in INPUT_METHODS for rule in rules):
+        runs["forward"], items["forward"] = forward_with_heads(fast), by_images
     for i, (rule, result) in enumerate(zip(rules, report.rules)):
         thresholds = result.thresholds[seed_index]
         temps = report.temperatures[seed_index] if rule.calibrated else None
-        runs[f"step{i}"], items[f"step{i}"] = rule_step(fast, rule, thresholds, temps), by_features
+        if rule.saliency in INPUT_METHODS:
+            runs[f"step{i}"], items[f"step{i}"] = gradient_rule_step(fast, rule, thresholds, temps), by_images
+        else:
+            runs[f"step{i}"], items[f"step{i}"] = rule_step(fast, rule, thresholds, temps), by_features
         if not rule.needs_final_exit:
             runs[f"infer{i}"] = lambda batch, r=rule, t=thresholds, T=temps: predict_with_exits(fast, batch, r, t, T)
             items[f"infer{i}"] = by_images
     seconds = timed_passes(runs, items, n, repeats)
     backbone_s = statistics.median(seconds["backbone"]) / n
     out = {"backbone": backbone_s, "step": {}, "infer": {}}
-    for i in range(len(rules)):
-        extra = [a - b for a, b in zip(seconds[f"step{i}"], seconds["heads"])]
+    for i, rule in enumerate(rules):
+        baseline = seconds["forward" if rule.saliency in INPUT_METHODS else "heads"]
+        extra = [a - b for a, b in zip(seconds[f"step{i}"], baseline)]
         out["step"][i] = statistics.median(extra) / n
         if f"infer{i}" in seconds:
             out["infer"][i] = statistics.median(seconds[f"infer{i}"]) / n / backbone_s
@@ -300,9 +337,11 @@ def pm(values: Sequence[float], digits: int = 3, scale: float = 1.0) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def extended_table(report: ExitRuleReport, rules: Sequence[ExitRule], backbone_macs: float, times: list[dict]) -> str:
-    """``report.table()`` with the wall-clock columns added on the right of every row."""
-    lines = report.table().splitlines()
+def extended_table(
+    report: ExitRuleReport, rules: Sequence[ExitRule], backbone_macs: float, times: list[dict], intervals=None
+) -> str:
+    """``report.table(intervals)`` with the wall-clock columns added on the right of every row."""
+    lines = report.table(intervals).splitlines()
     extra = [
         "map + score MACs / backbone",
         "map + score µs / image",
@@ -328,7 +367,12 @@ def _names(results, values, best):
 
 
 def conclusion(
-    label: str, report: ExitRuleReport, rules: Sequence[ExitRule], times: list[dict], backbone_macs: float
+    label: str,
+    report: ExitRuleReport,
+    rules: Sequence[ExitRule],
+    times: list[dict],
+    backbone_macs: float,
+    intervals=None,
 ) -> str:
     """A paragraph of what the numbers say, computed from them."""
     results = report.rules
@@ -345,6 +389,13 @@ def conclusion(
         f"On {label}, the highest area under the accuracy-MACs curve among the rules usable at inference is "
         f"{best_area:.3f}, reached by {_join(tied)}; max softmax has {area[ms]:.3f}."
     )
+    if intervals is not None:
+        share = {i: intervals[i].oracle_share for i in usable}
+        best_sal = max(saliency, key=lambda i: share[i].estimate)
+        sentences.append(
+            f"Pooled over the seeds with 95 % intervals, max softmax captures {_interval(share[ms], 2)} of the "
+            f"oracle's saving; the best saliency rule there, {results[best_sal].name}, {_interval(share[best_sal], 2)}."
+        )
     for k in range(n_side):
         values = {i: mean_sd([s[k] for s in results[i].auroc])[0] for i in usable}
         finite = {i: v for i, v in values.items() if not math.isnan(v)}
@@ -434,6 +485,11 @@ def conclusion(
     return " ".join(sentences)
 
 
+def _interval(interval, digits: int = 3) -> str:
+    e, lo, hi = interval
+    return f"{e:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
 def _join(names: Sequence[str]) -> str:
     names = [f"{n}" for n in names]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -514,17 +570,21 @@ def plot(path: Path, panels: list[dict], rules: Sequence[ExitRule]) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def run_dataset(label, models, val, test, rules, threads, repeats) -> dict:
+def run_dataset(label, models, val, test, rules, threads, repeats, timing_images) -> dict:
     torch.set_num_threads(threads)
     report = evaluate_exit_rules(models, {"val": val, "test": test}, rules)
+    intervals = report.intervals(metrics=("oracle_share", "area", "auroc"))
     backbone_macs = float(sum(count_macs(models[0].without_branches(), tuple(test[0].shape[1:])).values()))
     torch.set_num_threads(1)
-    agree = [agreement(m, report, s, rules, test[0]) for s, m in enumerate(models)]
-    times = [measure_times(m, report, s, rules, test[0], repeats) for s, m in enumerate(models)]
+    timed = test[0][:timing_images]
+    agree = [agreement(m, report, s, rules, timed) for s, m in enumerate(models)]
+    times = [measure_times(m, report, s, rules, timed, repeats) for s, m in enumerate(models)]
     torch.set_num_threads(threads)
     return dict(
         label=label,
         report=report,
+        intervals=intervals,
+        timing_images=len(timed),
         backbone_macs=backbone_macs,
         times=times,
         agree=agree,
@@ -566,14 +626,16 @@ def dataset_section(d: dict, rules, title: str, model_lines: list[str], seeds, t
     minimum = min(v for a in d["agree"] for v in a.values())
     lines += [
         "",
-        "Exit rules (mean ± sd over the seeds; the last four columns are measured wall-clock):",
+        "Exit rules (oracle share, area and AUROC: the estimate pooled over the seeds [95 % hierarchical bootstrap "
+        "interval] (± sd over the seeds); the other columns mean ± sd over the seeds; the last four columns are "
+        f"measured wall-clock, over the first {d['timing_images']} test images):",
         "",
-        extended_table(report, rules, d["backbone_macs"], times),
+        extended_table(report, rules, d["backbone_macs"], times, d["intervals"]),
         "",
         f"The timed `predict_with_exits` (batch norm folded, batch 64) left at the simulated exit for "
         f"{100 * minimum:.1f} % of the test images or more (the lowest over rules and seeds).",
         "",
-        "**Measured conclusion.** " + conclusion(d["label"], report, rules, times, d["backbone_macs"]),
+        "**Measured conclusion.** " + conclusion(d["label"], report, rules, times, d["backbone_macs"], d["intervals"]),
         "",
     ]
     return lines
@@ -592,12 +654,15 @@ DEFINITIONS = """## Definitions
   MACs of the network without branches (the blocks and the final head). The oracle coherence rule pays the whole
   network, every map and every score for every image, so it is above 1.
 - **Oracle share.** The share of the oracle's saving captured: (1 - MACs / backbone) / (1 - oracle's MACs / backbone),
-  where the oracle sends every image to its earliest correct exit (it knows the labels). Negative: costlier than the
-  network without branches.
+  where the oracle sends every image to its earliest correct exit and an image no exit gets right to the first exit (it
+  knows the labels): no assignment of images to exits is more accurate, and none as accurate costs less. Negative:
+  costlier than the network without branches; above 1: cheaper than the oracle, which only a less accurate rule can be.
 - **Area.** The accuracy-MACs curve is traced on test with thresholds chosen on validation for the targets
   {sweep}, plus the point where nobody leaves early. *Area* is the mean, over compute budgets c uniform in
   [cost of the first exit, 1] (relative to the backbone), of the best test accuracy of a curve point costing at
-  most c (0 where none does): a whole curve in one number in [0, 1]. Points costing more than the backbone add
+  most c: a whole curve in one number in [0, 1]. **A budget that no point of the curve fits in counts as accuracy 0**
+  (a rule whose maps make its cheapest point cost more than the first exit loses area there). Points costing more
+  than the backbone add
   nothing, so the oracle coherence rule has no area (n/a).
 - **AUROC exit k.** At side exit k, over all test images, the probability that an image the exit classifies rightly
   gets a surer score than one it classifies wrongly (ties count one half): how well the score ranks right answers
@@ -605,6 +670,13 @@ DEFINITIONS = """## Definitions
   rule scores "never" where its gate is closed, so its AUROC mixes the gate and the map. `-`: for at least one seed
   the rule gives no finite score there (a coherence rule at the first side exit has no previous map; the combined
   rule when its gate lets no test image through) or every test image is right (or wrong) there.
+- **Intervals.** *oracle share*, *area* and every *AUROC* read "estimate [low, high] (± sd)": the number measured on
+  all (seed, test image) pairs pooled - the share from the pooled mean costs, the area from the curve whose points
+  are the pooled means, the AUROC from the pooled scores - with its 95 % percentile interval from a hierarchical
+  bootstrap (2000 resamples: the seeds drawn with replacement, then the test images of each drawn seed;
+  `xaiexit.stats.hierarchical_bootstrap_ci`, computed for all statistics at once by `xaiexit.exits.intervals`), so it
+  holds both the spread between training runs and the test-sampling error; then ± the sample standard deviation of
+  the per-seed values. With one seed (quick mode) only the images are resampled.
 - **map + score MACs.** MACs of the maps and scores at every side exit for an image passing them all (the oracle rule:
   and the final exit's map); for max softmax, entropy and temperature scaling it is declared 0.
 - **map + score µs / image.** Wall-clock, per test image, of the rule's maps and scores at every side exit (the
@@ -623,13 +695,14 @@ DEFINITIONS = """## Definitions
   (`for_cpu_inference`), so that the clock and the MAC count describe the same arithmetic. Times are measured on a
   machine shared with other work (see the load averages): read them as ratios measured side by side.
 - **Rows.** *final exit only*: the network's last exit for every image; *oracle (knows the labels)*: the earliest
-  correct exit. Rules: max softmax (leave when the top probability is at least the threshold), entropy (the softmax
-  entropy at most the threshold), the same max softmax after temperature scaling fitted on validation per exit
-  (calibrated), the spatial entropy or moment of inertia of the exit's CAM or Grad-CAM (at most the threshold),
-  cosine or SSIM between the exit's map and the previous exit's map (at least the threshold), the same against the
-  final exit's map (oracle), and max softmax >= {both} AND entropy of the CAM (the gate {both} set by hand, not tuned
-  on these data). In the conclusions, *saliency rules* are those that read a map and can run at inference (the
-  combined rule included, the oracle rule apart).
+  correct exit (the first exit for an image no exit gets right). Rules: max softmax (leave when the top probability is
+  at least the threshold), entropy (the softmax entropy at most the threshold), the same max softmax after temperature
+  scaling fitted on validation per exit (calibrated), the spatial entropy or moment of inertia of the exit's CAM or
+  Grad-CAM or of the input gradient (max over channels of |d logit / d pixel|, a backward pass to the image at every
+  side exit) (at most the threshold), cosine or SSIM between the exit's map and the previous exit's map (at least the
+  threshold), the same against the final exit's map (oracle), and max softmax >= {both} AND entropy of the CAM (the
+  gate {both} set by hand, not tuned on these data). In the conclusions, *saliency rules* are those that read a map
+  and can run at inference (the combined rule included, the oracle rule apart).
 - **Seeds.** Three networks per dataset, the same architecture and data, training seeds 0, 1 and 2; mean ± sample
   standard deviation over them. The split of the data is the same for all.
 """
@@ -644,6 +717,7 @@ def main(argv: list[str] | None = None) -> str:
         "--threads", type=int, default=1, help="torch threads for training and evaluation (timings always use 1)"
     )
     parser.add_argument("--repeats", type=int, default=7, help="timed passes per run")
+    parser.add_argument("--timing-images", type=int, default=1024, help="test images the timings run over")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
         "--plot",
@@ -668,7 +742,8 @@ def main(argv: list[str] | None = None) -> str:
 
     try:
         # synthetic pets: the shipped networks
-        pets_val, pets_test = SyntheticPets("val", size=64, seed=0), SyntheticPets("test", size=64, seed=0)
+        pets_val = SyntheticPets("val", n=500 if args.quick else N_VAL, size=64, seed=0)
+        pets_test = SyntheticPets("test", n=64 if args.quick else N_TEST, size=64, seed=0)
         pets_models = [zoo.load(name).eval() for name in PETS_MODELS[: len(seeds)]]
         pets = run_dataset(
             "synthetic pets",
@@ -678,6 +753,7 @@ def main(argv: list[str] | None = None) -> str:
             rules,
             args.threads,
             repeats,
+            args.timing_images,
         )
 
         # digits: trained here
@@ -691,6 +767,7 @@ def main(argv: list[str] | None = None) -> str:
             rules,
             args.threads,
             DIGITS_REPEAT_FACTOR * repeats,
+            args.timing_images,
         )
     finally:
         torch.set_num_threads(previous_threads)

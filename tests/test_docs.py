@@ -34,6 +34,7 @@ MODULES = [
     "xaiexit.saliency.heatmap",
     "xaiexit.saliency.metrics",
     "xaiexit.saliency.sanity",
+    "xaiexit.saliency.evidence",
     "xaiexit.exits.rules",
     "xaiexit.exits.loss",
     "xaiexit.exits.inference",
@@ -46,6 +47,8 @@ MODULES = [
     "xaiexit.exits.exit_saliency",
     "xaiexit.exits.saliency_rules",
     "xaiexit.exits.evaluation",
+    "xaiexit.exits.intervals",
+    "xaiexit.exits.digits_setting",
     "xaiexit.models.early_exit",
     "xaiexit.models.folding",
     "xaiexit.models.unet",
@@ -55,6 +58,8 @@ MODULES = [
     "xaiexit.segmentation.metrics",
     "xaiexit.segmentation.training",
     "xaiexit.data.touching_cells",
+    "xaiexit.data.synthetic_pets",
+    "xaiexit.stats",
 ]
 
 
@@ -250,3 +255,11 @@ def test_the_python_pin_is_the_same_everywhere():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     [python] = [d for d in env["dependencies"] if isinstance(d, str) and re.match(r"python\b", d)]
     assert python.replace(" ", "") == "python" + _pyproject()["project"]["requires-python"]
+
+
+def test_the_readme_gives_the_grading_time_limit_the_config_sets():
+    """ "(`--timeout`, default N s)": the per-cell limit autograder/nbgrader_config.py sets."""
+    claim = re.search(r"\(`--timeout`, default (\d+) s\)", README)
+    assert claim, "README no longer says how long a cell may run while graded"
+    config = re.search(r"^c\.Execute\.timeout = (\d+)$", (ROOT / "autograder" / "nbgrader_config.py").read_text(), re.M)
+    assert config and config.group(1) == claim.group(1)

@@ -13,6 +13,8 @@ import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "exit_rules.py"
 PAIR = re.compile(r"^(-?\d+\.\d+) ± (\d+\.\d+)$")
+#: "estimate [low, high] (± sd)": a pooled estimate, its bootstrap interval and the spread over the seeds
+INTERVAL = re.compile(r"^(-?\d+\.\d+) \[(-?\d+\.\d+), (-?\d+\.\d+)\] \(± (\d+\.\d+)\)$")
 
 pytest.importorskip("sklearn", reason="the benchmark's second dataset ships with scikit-learn")
 pytest.importorskip("matplotlib", reason="the benchmark draws a plot")
@@ -22,6 +24,17 @@ def _pair(cell: str) -> float:
     match = PAIR.match(cell.strip())
     assert match, f"not a 'mean ± sd' cell: {cell!r}"
     return float(match.group(1))
+
+
+def _interval(cell: str) -> float:
+    """The estimate of an "estimate [low, high] (± sd)" cell, checked to lie in its interval
+    up to the rounding of the printed digits (a percentile interval may exclude its estimate
+    only for statistics such as the area's best accuracy; the checks here allow that)."""
+    match = INTERVAL.match(cell.strip())
+    assert match, f"not an 'estimate [low, high] (± sd)' cell: {cell!r}"
+    estimate, low, high, sd = (float(g) for g in match.groups())
+    assert low <= high and sd >= 0, cell
+    return estimate
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +81,7 @@ def test_every_rule_has_a_row_on_both_datasets(run):
     tables = _tables(text)
     assert set(tables) == {"Synthetic pets", "Digits"}
     names = [rule.name for rule in benchmark.make_rules()]
-    assert len(names) == 11
+    assert len(names) == 12
     for title, rows in tables.items():
         header, body = rows[0], rows[1:]
         assert [r[0] for r in body] == names + ["final exit only", "oracle (knows the labels)"], title
@@ -100,14 +113,14 @@ def test_numbers_parse_and_the_oracle_rule_saves_nothing(run):
             assert 0.0 <= accuracy <= 1.0
             macs = _pair(cells[col["MACs / backbone"]])
             assert macs > 0
-            _pair(cells[col["oracle share"]])
+            _interval(cells[col["oracle share"]])
             if rule.needs_final_exit:
                 assert cells[col["area"]].startswith("n/a")
             else:
-                assert 0.0 <= _pair(cells[col["area"]]) <= 1.0
+                assert 0.0 <= _interval(cells[col["area"]]) <= 1.0
             for i, name in enumerate(header):
                 if name.startswith("AUROC exit"):
-                    assert cells[i] == "-" or 0.0 <= _pair(cells[i]) <= 1.0
+                    assert cells[i] == "-" or 0.0 <= _interval(cells[i]) <= 1.0
             rule_macs = float(cells[col["map + score MACs"]].replace(",", ""))
             assert (rule_macs == 0) == (rule.saliency is None)
             assert float(cells[col["map + score MACs / backbone"]]) >= 0
@@ -135,6 +148,9 @@ def test_header_states_the_definitions_and_the_conclusions(run):
         "MACs / backbone",
         "Oracle share",
         "Area",
+        "counts as accuracy 0",
+        "Intervals",
+        "hierarchical",
         "AUROC",
         "map + score",
         "Inference time / backbone",

@@ -370,3 +370,119 @@ def test_a_never_score_is_never_chosen_as_a_threshold():
         count_macs(model.without_branches(), SHAPE).values()
     )
     assert (costs > first_exit_only).all()  # no point of the curve has everyone leaving at exit 1
+
+
+# --- gradient maps at an exit, one pass for every map, sanity, intervals --------------------------
+
+
+def test_exit_outputs_gives_every_map_in_one_pass_as_each_method_alone():
+    from xaiexit.exits import exit_outputs
+    from xaiexit.saliency import smoothgrad, vanilla_gradient
+
+    model, x = _model(), _x(10)
+    out = exit_outputs(model, x, ("cam", "grad_cam", "gradient"), batch_size=4)
+    for method in ("cam", "grad_cam"):
+        logits, maps = saliency_at_exits(model, x, method)
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(out.logits, logits))
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(out.maps[method], maps))
+    for k in range(model.num_exits):  # the gradient of the exit's predicted logit, max over channels of |.|
+        expected = vanilla_gradient(SingleExit(model, k), x, None).abs().amax(dim=1)
+        assert torch.allclose(out.maps["gradient"][k], expected, atol=1e-6)
+    fast = exit_outputs(model, x, ("cam", "gradient"), fast=True)  # batch norm folded: the same up to rounding
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(fast.maps["gradient"], out.maps["gradient"]))
+    some = exit_outputs(model, x, ("grad_cam", "gradient"), input_exits=(0,), backward_images=6)
+    assert some.maps["gradient"][1] is None and tuple(some.maps["gradient"][0].shape) == (6, 16, 16)
+    assert tuple(some.maps["grad_cam"][2].shape[:1]) == (6,) and len(some.logits[0]) == 10
+    assert torch.allclose(some.maps["gradient"][0], out.maps["gradient"][0][:6], atol=1e-6)
+    g = torch.Generator().manual_seed(3)
+    sg = exit_outputs(model, x[:3], ("smoothgrad",), input_exits=(1,), smoothgrad_samples=5, seed=3)
+    expected = smoothgrad(SingleExit(model, 1), x[:3], out.logits[1][:3].argmax(dim=1), n=5, noise=0.15, generator=g)
+    assert torch.allclose(sg.maps["smoothgrad"][1], expected.amax(dim=1), atol=1e-6)
+    with pytest.raises(ValueError, match="input image"):
+        exit_maps(model.exits["exit1"], _features(model, x)[0], "gradient")
+
+
+def test_gradient_map_macs_are_the_backward_pass_to_the_image():
+    """A conv's input gradient costs its forward MACs: a gradient map at exit k costs the head's
+    backward (classifier row, pooling, conv) plus every block before the exit."""
+    from xaiexit.exits import macs_by_part
+
+    model = _model()
+    parts = macs_by_part(model, SHAPE)
+    received = [(4, 8, 8), (8, 4, 4), (8, 2, 2)]  # what each head receives
+    own = [(6, 4, 4), (6, 2, 2), (8, 2, 2)]  # each head's feature map (C, h, w)
+    head_conv = [
+        sum(count_macs(model.exits["exit1"].conv, received[0]).values()),
+        sum(count_macs(model.exits["exit2"].conv, received[1]).values()),
+        0,
+    ]
+    blocks = [parts["block1"], parts["block1"] + parts["block2"], parts["block1"] + parts["block2"] + parts["block3"]]
+    got = saliency_macs(model, SHAPE, "gradient")
+    for k, (c, h, w) in enumerate(own):
+        assert got[k] == c + c * h * w + head_conv[k] + blocks[k]
+    forward = [blocks[k] + parts[f"exit{k + 1}"] for k in range(3)]
+    smooth = saliency_macs(model, SHAPE, "smoothgrad", smoothgrad_samples=4)
+    assert torch.equal(smooth, torch.tensor([4 * (f + float(g) + 16 * 16) for f, g in zip(forward, got)]).double())
+    assert exit_map_sizes(model, SHAPE, "gradient") == [(16, 16)] * 3
+
+
+def test_a_gradient_rule_really_stops_and_decides_as_the_simulation():
+    model, x = _model(), _x(30)
+    rule = ConcentrationRule("entropy", "gradient")
+    logits, maps = saliency_at_exits(model, x, "gradient")
+    scores = scores_at_exits(rule, logits, maps)
+    thresholds = [_gap(s) for s in scores]
+    simulated = simulate_exits(logits, rule, thresholds, maps_per_exit=maps)
+    batched = predict_with_exits(model, x, rule, thresholds)
+    assert torch.equal(batched[0], simulated[0]) and torch.equal(batched[1], simulated[1])
+    assert len(set(batched[1].tolist())) >= 2
+
+
+def test_exit_map_randomization_follows_the_exit_path_top_down():
+    from xaiexit.exits import exit_map_randomization, exit_path_layers
+
+    model, x = _model(), _x(6)
+    names = [name for name, _ in exit_path_layers(model, 1)]
+    assert names == ["exits.exit2.classifier", "exits.exit2.conv.0", "features.block2.0", "features.block1.0"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    curve = exit_map_randomization(model, x, 1, "cam")
+    assert curve.shape == (5, 6) and torch.allclose(curve[0], torch.ones(6, dtype=torch.float64))
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the model is left alone
+    assert (curve[1:].mean(dim=1) < 0.99).all()  # random weights change the map
+
+
+def test_evaluation_from_precomputed_outputs_equals_computing_them_and_has_intervals():
+    from xaiexit.exits import exit_outputs, needed_outputs
+
+    models, data = [_model(0), _model(1)], _data()
+    rules = [MaxSoftmax(), ConcentrationRule("entropy", "gradient"), CoherenceRule("cosine")]
+    a = evaluate_exit_rules(models, data, rules, target_accuracy=0.4)
+    methods, input_exits = needed_outputs(rules, models[0].num_exits)
+    assert methods == ("cam", "gradient") and input_exits == (0, 1)
+    outputs = [
+        {s: exit_outputs(m, data[s][0], methods, input_exits=input_exits) for s in ("val", "test")} for m in models
+    ]
+    b = evaluate_exit_rules(models, data, rules, target_accuracy=0.4, outputs=outputs)
+    for ra, rb in zip(a.rules, b.rules):
+        assert ra.thresholds == rb.thresholds and ra.accuracy == rb.accuracy and ra.area == rb.area
+    intervals = b.intervals(n_resamples=200, metrics=("oracle_share", "area", "auroc"))
+    for result, interval in zip(b.rules, intervals):
+        assert interval.accuracy is None and interval.oracle_share.low <= interval.oracle_share.high
+        pooled = sum(result.oracle_share) / 2  # equal test sets: close to the mean of the two networks
+        assert abs(interval.oracle_share.estimate - pooled) < 0.5
+    first = intervals[0].auroc[0]
+    scores = torch.cat([b.rules[0].test_scores[n][0] for n in range(2)])
+    right = torch.cat([b.test_right[n][0] for n in range(2)])
+    assert first.estimate == pytest.approx(auroc(scores, right))
+    assert "[" in b.table(intervals) and "±" in b.table()
+
+
+def test_choose_threshold_tolerance_and_no_samples():
+    from xaiexit.exits import choose_threshold
+
+    scores = torch.arange(10, 0, -1).double() / 10
+    correct = torch.tensor([False] * 3 + [True] * 7)
+    assert choose_threshold(scores, correct, 0.1 * 7) == pytest.approx(0.1)  # 7 / 10 reaches 0.7000000000000001
+    assert choose_threshold(scores, correct, 0.71) == math.inf
+    assert choose_threshold(torch.zeros(0), torch.zeros(0, dtype=torch.bool), 0.5) == math.inf
+    assert choose_threshold(torch.zeros(0), torch.zeros(0, dtype=torch.bool), 0.5, higher_is_surer=False) == -math.inf

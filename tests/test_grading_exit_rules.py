@@ -28,19 +28,29 @@ LESSON4 = Lesson("04_exit_rules", "exit_rules")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REFERENCES = {
+    "auroc": exits.auroc,
     "spatial_entropy": exits.spatial_entropy,
     "moment_of_inertia": exits.moment_of_inertia,
     "cosine_similarity_maps": exits.cosine_similarity_maps,
     "ssim_maps": exits.ssim_maps,
     "coherence_scores": exits.coherence_scores,
     "choose_threshold": exits.choose_threshold,
-    "operating_point": exits.operating_point,
 }
 
 # Right answers as a learner writes them in the notebook's answer cells: float32 where the
-# inputs are, Python floats from choose_threshold, a plain tuple from operating_point, and
-# Exercises 5 and 7 calling the answers to Exercises 3 and 6.
+# inputs are, Python floats from auroc and choose_threshold, and Exercise 6 calling the answer
+# to Exercise 4.
 ANSWERS = """
+def auroc(scores, positive, higher_is_surer=True):
+    s = scores if higher_is_surer else -scores
+    right, wrong = s[positive], s[~positive]
+    if len(right) == 0 or len(wrong) == 0 or not torch.isfinite(s).any():
+        return float("nan")
+    surer = (right[:, None] > wrong[None, :]).float()
+    tied = (right[:, None] == wrong[None, :]).float()
+    return (surer + 0.5 * tied).mean().item()
+
+
 def spatial_entropy(heatmap):
     B, H, W = heatmap.shape
     total = heatmap.sum(dim=(1, 2), keepdim=True)
@@ -68,6 +78,8 @@ def cosine_similarity_maps(a, b):
 
 def ssim_maps(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
+    if a.shape[1] < window or a.shape[2] < window:
+        raise ValueError(f"maps of {tuple(a.shape[1:])} are smaller than the window {window}")
     a, b = a.float()[:, None], b.float()[:, None]
 
     def mean(t):
@@ -95,20 +107,13 @@ def coherence_scores(maps_per_exit, reference="previous"):
 
 
 def choose_threshold(scores, correct, target_accuracy, higher_is_surer=True):
-    s = scores if higher_is_surer else -scores
+    s = scores.double() if higher_is_surer else -scores.double()
     best = math.inf
-    for t in torch.unique(s).tolist():
+    for t in torch.unique(s[torch.isfinite(s)]).tolist():
         leave = s >= t
-        if correct[leave].float().mean().item() >= target_accuracy:
+        if correct[leave].double().mean().item() >= target_accuracy - 1e-9:
             best = min(best, t)
     return best if higher_is_surer else -best
-
-
-def operating_point(val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = test_correct[leave].float().mean().item() if leave.any() else float("nan")
-    return threshold, accuracy, leave.float().mean().item()
 """
 
 
@@ -148,9 +153,7 @@ def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
         assert str(info.value).startswith(mistake.exercise)
 
 
-@pytest.mark.parametrize(
-    "exercise, helper", [("coherence_scores", "cosine_similarity_maps"), ("operating_point", "choose_threshold")]
-)
+@pytest.mark.parametrize("exercise, helper", [("coherence_scores", "cosine_similarity_maps")])
 def test_a_wrong_earlier_answer_is_not_counted_again(exercise, helper):
     for wrong in mistakes.of(helper):
         namespace = answered_namespace()
@@ -163,6 +166,30 @@ def test_a_wrong_earlier_answer_is_not_counted_again(exercise, helper):
 
 
 # --- variants the catalogue declares harmless ----------------------------------------------
+
+
+def auroc_with_sklearn(scores, positive, higher_is_surer=True):
+    from sklearn.metrics import roc_auc_score
+
+    s = scores.double() if higher_is_surer else -scores.double()
+    if positive.all() or not positive.any() or not torch.isfinite(s).any():
+        return math.nan
+    return roc_auc_score(positive.numpy(), np.nan_to_num(s.numpy(), neginf=-1e300))
+
+
+def auroc_from_average_ranks(scores, positive, higher_is_surer=True):
+    from scipy.stats import rankdata
+
+    s = scores.double() if higher_is_surer else -scores.double()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0 or not torch.isfinite(s).any():
+        return math.nan
+    ranks = torch.as_tensor(rankdata(s.numpy()))  # ties share their average rank; -inf ranks lowest
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auroc_as_tensor(scores, positive, higher_is_surer=True):
+    return torch.tensor(exits.auroc(scores, positive, higher_is_surer), dtype=torch.float32)
 
 
 def entropy_in_bits_normalised(heatmap):
@@ -231,18 +258,12 @@ def threshold_as_numpy(scores, correct, target_accuracy, higher_is_surer=True):
     return np.float32(exits.choose_threshold(scores, correct, target_accuracy, higher_is_surer))
 
 
-def operating_point_of_tensors(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    t, accuracy, share = exits.operating_point(
-        val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer
-    )
-    return [torch.tensor(t), torch.tensor(accuracy, dtype=torch.float32), torch.tensor(share, dtype=torch.float32)]
-
-
 @pytest.mark.parametrize(
     "exercise, answer",
     [
+        ("auroc", auroc_with_sklearn),
+        ("auroc", auroc_from_average_ranks),
+        ("auroc", auroc_as_tensor),
         ("spatial_entropy", entropy_in_bits_normalised),
         ("spatial_entropy", entropy_with_eps),
         ("moment_of_inertia", moment_with_pixel_corners),
@@ -253,7 +274,6 @@ def operating_point_of_tensors(
         ("coherence_scores", coherence_next_first),
         ("choose_threshold", threshold_as_tensor),
         ("choose_threshold", threshold_as_numpy),
-        ("operating_point", operating_point_of_tensors),
     ],
     ids=lambda v: getattr(v, "__name__", v),
 )
@@ -289,8 +309,8 @@ def test_a_wrong_answer_outside_the_catalogue_gets_the_size_of_its_error():
 def test_a_wrong_shape_is_explained():
     with pytest.raises(GradingError, match=r"moment_of_inertia returned shape \(4, 1\); expected \(4,\)"):
         grading.check_moment_of_inertia(lambda heatmap: exits.moment_of_inertia(heatmap)[:, None])
-    with pytest.raises(GradingError, match="must return three values"):
-        grading.check_operating_point(lambda *args, **kwargs: tuple(exits.operating_point(*args, **kwargs))[:2])
+    with pytest.raises(GradingError, match="auroc must return a float, got list"):
+        grading.check_auroc(lambda scores, positive, higher_is_surer=True: [exits.auroc(scores, positive)])
 
 
 def test_coherence_scores_is_called_with_the_learners_signature_only():
@@ -316,15 +336,28 @@ def test_another_error_than_value_error_for_an_unknown_reference_is_explained():
         grading.check_coherence_scores(key_error)
 
 
-def test_operating_point_needs_the_threshold_from_validation():
-    """The hand-worked case gives validation and test splits with different thresholds."""
-    val = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([True, True, False, True])
-    test = torch.tensor([0.95, 0.85, 0.75, 0.5]), torch.tensor([True, False, True, True])
-    assert exits.choose_threshold(*val, 1.0) != exits.choose_threshold(*test, 1.0)
-    wrong = mistakes.of("operating_point")[0]
-    assert wrong.name == "fitted_on_test"
-    with pytest.raises(GradingError, match="chooses the threshold on the test split"):
-        grading.check_operating_point(wrong.function)
+def test_the_auroc_check_agrees_with_scikit_learn():
+    """The reference the hidden check compares with is scikit-learn's roc_auc_score, ties counting
+    one half, on the random inputs the check draws."""
+    from sklearn.metrics import roc_auc_score
+
+    from xaiexit_grading._checks import seeded
+
+    with seeded(grading.SEED):
+        for n, levels in ((60, 6), (80, 5), (400, None)):
+            scores, positive = grading._ranked_scores(n, 0.5, levels)
+            want = roc_auc_score(positive.numpy(), scores.numpy())
+            assert exits.auroc(scores, positive) == pytest.approx(want, abs=1e-9)
+            assert exits.auroc(1 - scores, positive, higher_is_surer=False) == pytest.approx(want, abs=1e-9)
+
+
+def test_ssim_maps_smaller_than_the_window_must_raise_a_value_error():
+    def padded_for_small_maps(a, b, data_range=1.0, window=7):
+        a, b = resize_to_common(a, b)
+        return exits.ssim_maps(a, b, data_range, min(window, a.shape[1] - (1 - a.shape[1] % 2), a.shape[2]))
+
+    with pytest.raises(GradingError, match="does not check that a window fits"):
+        grading.check_ssim_maps(padded_for_small_maps)
 
 
 # --- hygiene -------------------------------------------------------------------------------
@@ -357,9 +390,9 @@ def coherence_in_place(maps_per_exit, reference="previous"):
     return result
 
 
-def operating_point_in_place(val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True):
-    result = exits.operating_point(val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer)
-    test_correct.fill_(True)
+def auroc_in_place(scores, positive, higher_is_surer=True):
+    result = exits.auroc(scores, positive, higher_is_surer)
+    positive.fill_(True)
     return result
 
 
@@ -371,7 +404,7 @@ def operating_point_in_place(val_scores, val_correct, test_scores, test_correct,
         ("cosine_similarity_maps", cosine_in_place),
         ("ssim_maps", ssim_in_place),
         ("coherence_scores", coherence_in_place),
-        ("operating_point", operating_point_in_place),
+        ("auroc", auroc_in_place),
     ],
     ids=lambda v: getattr(v, "__name__", v),
 )
@@ -433,8 +466,8 @@ def test_a_value_equal_to_everything_is_rejected():
         grading.check_cosine_similarity_maps(lambda a, b: AlwaysEqual())
     with pytest.raises(GradingError, match="must return a float, got AlwaysEqual"):
         grading.check_choose_threshold(lambda scores, correct, t, h=True: AlwaysEqual())
-    with pytest.raises(GradingError, match="must return .threshold, accuracy, share., got AlwaysEqual"):
-        grading.check_operating_point(lambda *args: AlwaysEqual())
+    with pytest.raises(GradingError, match="auroc must return a float, got AlwaysEqual"):
+        grading.check_auroc(lambda scores, positive, higher_is_surer=True: AlwaysEqual())
 
     class AnyFloat(float):
         def __sub__(self, other):
@@ -449,8 +482,8 @@ def test_a_value_equal_to_everything_is_rejected():
 
     with pytest.raises(GradingError, match="must return a float, got AnyFloat"):
         grading.check_choose_threshold(lambda scores, correct, t, h=True: AnyFloat(0.5))
-    with pytest.raises(GradingError, match="its threshold is a AnyFloat"):
-        grading.check_operating_point(lambda *args: (AnyFloat(0.5), 0.5, 0.5))
+    with pytest.raises(GradingError, match="must return a float, got AnyFloat"):
+        grading.check_auroc(lambda scores, positive, higher_is_surer=True: AnyFloat(0.5))
 
 
 def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():

@@ -68,6 +68,21 @@ def test_not_implemented_and_crashes_are_explained():
     assert "AttributeError" in str(info.value) and "grads = x.grad.abs()" in str(info.value)
 
 
+def test_a_crash_is_named_a_mistake_only_where_that_mistake_crashes():
+    """A function that crashes on every input is not told it mishandles an int target, nor
+    that its sigma has the wrong shape: it gets the crash itself."""
+
+    def crashes(model, x, target, n=50, noise=0.15):
+        raise RuntimeError("boom")
+
+    for check in (grading.check_vanilla_gradient, grading.check_gradient_x_input, grading.check_smoothgrad):
+        with pytest.raises(GradingError) as info:
+            check(crashes)
+        assert "raised RuntimeError: boom" in str(info.value)
+        assert mistakes.message("vanilla_gradient", "int_target") not in str(info.value)
+        assert mistakes.message("smoothgrad", "sigma_shape") not in str(info.value)
+
+
 # --- forged answers ---------------------------------------------------------------------
 
 

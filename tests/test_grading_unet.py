@@ -5,6 +5,7 @@ variants the catalogue declares harmless, and resist forged answers and changed 
 
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
@@ -469,8 +470,55 @@ def test_a_wrong_spread_outside_the_catalogue_is_measured():
     def doubled(image, mask, grid=3, sigma=10.0, generator=None):
         return segmentation.elastic_deform(image, mask, grid, 2 * sigma, generator)
 
-    with pytest.raises(GradingError, match=r"moves the control points by 7.\d+ pixels on average .* sigma=4.0"):
+    with pytest.raises(GradingError, match=r"moves the control points by [\d.]+ pixels \(root mean square") as info:
         grading.check_elastic_deform(doubled)
+    measured = float(re.search(r"by ([\d.]+) pixels", str(info.value)).group(1))
+    sigma = grading._FIELD_SIGMA
+    assert f"sigma={sigma}" in str(info.value)
+    # the spread read back is the doubled sigma, within the check's own bound
+    n = grading._DRAWS * 2 * 9
+    assert abs(measured - 2 * sigma) <= 2 * sigma * grading._Z / math.sqrt(2 * n) + grading._readback_error()
+
+
+def test_an_answer_that_moves_the_image_with_sigma_zero_is_caught():
+    """A fixed half-pixel shift on top of a right field keeps the spread and the mean within
+    their bounds; only the sigma=0 case shows it."""
+
+    def shifted(image, mask, grid=3, sigma=10.0, generator=None):
+        H, W = mask.shape
+        coarse = torch.randn(1, 2, grid, grid, generator=generator) * sigma + 0.5
+        field = F.interpolate(coarse, size=(H, W), mode="bicubic", align_corners=True)[0]
+        return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
+
+    with pytest.raises(GradingError, match="changes the image or the mask with sigma=0.0"):
+        grading.check_elastic_deform(shifted)
+
+
+@pytest.mark.parametrize("skip", [1, 7, 30])
+def test_right_answers_with_other_draws_pass(skip):
+    """The check compares no draw: an answer that draws other numbers from the generator (here
+    after skipping some), in float32, with the axes in the other order, passes."""
+
+    def other_draws(image, mask, grid=3, sigma=10.0, generator=None):
+        H, W = mask.shape
+        torch.rand(skip, generator=generator)
+        coarse = (torch.randn(2, grid, grid, generator=generator) * sigma).flip(0)
+        field = F.interpolate(coarse[None], size=(H, W), mode="bicubic", align_corners=True)[0]
+        return warp(image, field, "bicubic"), warp(mask[None].float(), field, "nearest")[0].round().to(mask.dtype)
+
+    grading.check_elastic_deform(other_draws)
+
+
+def test_the_elastic_bounds_follow_from_the_interpolation():
+    """The read-back error is that of the bicubic kernel on a straight line: below a pixel, and
+    zero for bilinear warping; the residual bound of a fit grows with it."""
+    ramp = torch.arange(12.0)[None, :, None].expand(1, 12, 12)
+    field = torch.zeros(2, 12, 12)
+    field[0] = 0.3
+    assert torch.allclose(warp(ramp, field, "bilinear")[:, 3:-3], ramp[:, 3:-3] + 0.3, atol=1e-5)
+    error = (warp(ramp, field, "bicubic") - ramp - 0.3)[:, 3:-3].abs().max().item()
+    assert 0 < error <= grading._readback_error() < 0.5
+    assert grading._residual_bound(3) > 2 * grading._readback_error()
 
 
 def test_a_crash_on_a_pair_size_is_named():

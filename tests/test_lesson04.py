@@ -1,19 +1,21 @@
-"""Lesson 4's solutions are the library's references (the checks every lesson shares
-are in test_lessons.py)."""
+"""Lesson 4's solutions are the library's references (the checks every lesson shares are in
+test_lessons.py; that every catalogued mistake gets its own visible hint, in
+test_visible_hints.py)."""
+
+import math
 
 import pytest
+import torch
+
+from xaiexit import exits
 
 from course_helpers import LESSON4
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_solutions_equal_the_library():
-    """The notebook's solutions are the library's references, numerically."""
-    import math
-
-    import torch
-
-    from xaiexit import exits
-
+    """The notebook's solutions are the library's references, numerically, edge cases included."""
     ns = LESSON4.solution_namespace()
     g = torch.Generator().manual_seed(0)
     maps = torch.rand(5, 9, 9, generator=g)
@@ -25,6 +27,8 @@ def test_solutions_equal_the_library():
     assert torch.allclose(ns["cosine_similarity_maps"](maps, small).double(), exits.cosine_similarity_maps(maps, small))
     big = torch.rand(5, 16, 16, generator=g)
     assert torch.allclose(ns["ssim_maps"](big, maps).double(), exits.ssim_maps(big, maps), atol=1e-6)
+    with pytest.raises(ValueError):
+        ns["ssim_maps"](small, small)
     per_exit = [big, maps, small]
     for reference in ("previous", "final"):
         assert torch.allclose(
@@ -33,13 +37,15 @@ def test_solutions_equal_the_library():
             atol=1e-6,
         )
     scores = torch.randint(0, 6, (40,), generator=g).float() / 5  # ties
+    scores[:3] = -math.inf  # "never"
     correct = torch.rand(40, generator=g) < 0.7
-    for target in (0.6, 0.8, 0.95, 1.0):
+    for target in (0.6, 0.8, 0.95, 1.0, 0.1 * 7):
         for surer in (True, False):
-            ours = float(ns["choose_threshold"](scores, correct, target, surer))
-            assert ours == exits.choose_threshold(scores, correct, target, surer)
-    test_scores, test_correct = torch.rand(30, generator=g), torch.rand(30, generator=g) < 0.6
-    got = ns["operating_point"](scores, correct, test_scores, test_correct, 0.8)
-    want = exits.operating_point(scores, correct, test_scores, test_correct, 0.8)
-    assert float(got[0]) == want.threshold and float(got[2]) == want.share
-    assert float(got[1]) == pytest.approx(want.accuracy) or (math.isnan(float(got[1])) and math.isnan(want.accuracy))
+            s = scores if surer else -scores
+            assert float(ns["choose_threshold"](s, correct, target, surer)) == exits.choose_threshold(
+                s, correct, target, surer
+            )
+            assert float(ns["auroc"](s, correct, surer)) == pytest.approx(exits.auroc(s, correct, surer), abs=1e-12)
+    assert ns["choose_threshold"](torch.zeros(0), torch.zeros(0, dtype=torch.bool), 0.9) == math.inf
+    for positive in (torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool)):
+        assert math.isnan(ns["auroc"](torch.rand(4), positive))

@@ -32,7 +32,7 @@ SPECS = {
             "spearman_rank_correlation": 1,
             "cascading_randomization": 2,
         },
-        thinks=["think_flat", "think_baseline"],
+        thinks=["think_flat", "think_baseline", "think_occlusion"],
         text=[],
     ),
     LESSON3: dict(
@@ -50,16 +50,16 @@ SPECS = {
     ),
     LESSON4: dict(
         points={
+            "auroc": 2,
             "spatial_entropy": 1,
             "moment_of_inertia": 1,
             "cosine_similarity_maps": 1,
             "ssim_maps": 2,
             "coherence_scores": 1,
             "choose_threshold": 2,
-            "operating_point": 1,
         },
         thinks=["think_matured", "think_cost"],
-        text=["evaluate_exit_rules", "OracleCoherenceRule"],
+        text=["evaluate_exit_rules", "OracleCoherenceRule", "hierarchical", "exit_map_randomization", "Digits"],
     ),
     LESSON5: dict(
         points={

@@ -26,6 +26,12 @@ class Mistake:
     function : the wrong implementation (same signature as the exercise).
     matches_output : True when the mistake is recognised from its output alone;
         False when a dedicated check (hygiene, an edge case, a noise estimate) catches it.
+    visible : a phrase that the exercise's *visible* test prints for this mistake (its own
+        hint, in the learner's notebook), or None.
+    hidden_only : why the visible test cannot name this mistake, so that only the hidden
+        tests do; None when ``visible`` is given. Lessons that mark their mistakes give each
+        one exactly one of the two (``tests/test_visible_hints.py`` runs every mistake
+        against the visible test cell and holds the lesson to what it declares).
     """
 
     exercise: str
@@ -33,6 +39,8 @@ class Mistake:
     message: str
     function: Callable
     matches_output: bool = True
+    visible: str | None = None
+    hidden_only: str | None = None
 
 
 class Catalogue:
@@ -41,11 +49,19 @@ class Catalogue:
     def __init__(self) -> None:
         self.entries: list[Mistake] = []
 
-    def mistake(self, exercise: str, name: str, message: str, matches_output: bool = True):
+    def mistake(
+        self,
+        exercise: str,
+        name: str,
+        message: str,
+        matches_output: bool = True,
+        visible: str | None = None,
+        hidden_only: str | None = None,
+    ):
         """Decorator: register the decorated function as a wrong version of ``exercise``."""
 
         def register(function):
-            self.entries.append(Mistake(exercise, name, message, function, matches_output))
+            self.entries.append(Mistake(exercise, name, message, function, matches_output, visible, hidden_only))
             return function
 
         return register

@@ -5,10 +5,13 @@ compares it with the reference in :mod:`xaiexit.exits` and with hand-computed an
 and raises :class:`~xaiexit_grading.GradingError` with a message that names the mistake
 (see :mod:`xaiexit_grading.exit_rules_mistakes`) when it is wrong.
 
-No exercise takes a model; each must leave its inputs unchanged. Two exercises build on
-earlier ones: ``coherence_scores`` calls the learner's ``cosine_similarity_maps`` and
-``operating_point`` their ``choose_threshold``. While those two are tested the reference
-takes the earlier answer's place, so one mistake costs one exercise only.
+No exercise takes a model; each must leave its inputs unchanged. One exercise builds on
+an earlier one: ``coherence_scores`` calls the learner's ``cosine_similarity_maps``. While
+it is tested the reference takes the earlier answer's place, so one mistake costs one
+exercise only. The edge cases graded here are the ones the exercise texts state: ties and
+"never" scores in ``auroc`` and an empty group (nan), maps smaller than the SSIM window
+(ValueError), "never" scores, the tolerance on the target and no samples at all in
+``choose_threshold``.
 
 Examples
 --------
@@ -112,7 +115,113 @@ def _blobs(batch: int, height: int, width: int) -> torch.Tensor:
     return blob * (0.5 + torch.rand(batch, height, width)) + 0.02
 
 
-# --- 1. spatial_entropy ------------------------------------------------------------------
+# --- 1. auroc -----------------------------------------------------------------------------
+
+
+def _compare_number(name: str, fn, args: tuple, expected: float, case: str, crash_means: str | None = None) -> None:
+    """Call ``fn`` on copies of ``args``, check that it left them unchanged (naming an
+    in-place change of the scores), then compare its number with ``expected``, naming the
+    catalogued mistake whose output it equals."""
+    given = [copy.deepcopy(a) for a in args]
+    try:
+        out = call(fn, name, *given)
+    except GradingError as err:
+        if crash_means is None:
+            raise
+        detail = str(err)[len(name) :].strip()
+        raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
+    if isinstance(args[0], torch.Tensor) and not torch.equal(args[0], given[0]):
+        raise GradingError(f"{name} {mistakes.message(name, 'changes_scores')}")
+    unchanged(name, args, given)
+    value = number(out, name)
+    if not same_number(value, expected):
+        _grader.name_mistake(name, name, args, lambda wrong: same_number(number(wrong, name), value))
+        raise GradingError(f"{name} returns {show_number(value)} {case}; the correct value is {show_number(expected)}")
+
+
+def _ranked_scores(n: int, skill: float, levels: int | None = None) -> tuple:
+    """``n`` scores (on ``levels`` values when given: many ties) and whether each sample is
+    right, right more often the higher its score."""
+    sure = torch.rand(n)
+    if levels is not None:
+        sure = (sure * (levels - 1)).round() / (levels - 1)
+    positive = torch.rand(n) < (0.3 + skill * sure).clamp(max=0.95)
+    positive[0], positive[1] = True, False  # both groups present
+    return sure, positive
+
+
+def check_auroc(fn) -> None:
+    """Hidden test of ``auroc(scores, positive, higher_is_surer=True)``: the share of
+    (positive, negative) pairs where the positive sample is surer, ties counting one half;
+    nan when a group is empty or no score is finite."""
+    assert_untampered()
+    name = "auroc"
+    with seeded(SEED):
+        # by hand: right 0.9, 0.8, 0.5, 0.5 against wrong 0.8, 0.5, 0.2: 3 + 2.5 + 1.5 + 1.5 = 8.5 of 12
+        scores = torch.tensor([0.9, 0.8, 0.8, 0.5, 0.5, 0.5, 0.2])
+        positive = torch.tensor([True, True, False, False, True, True, False])
+        _compare_number(
+            name,
+            fn,
+            (scores, positive),
+            8.5 / 12,
+            "on scores [0.9, 0.8, 0.8, 0.5, 0.5, 0.5, 0.2] with the right samples at 0.9, 0.8, 0.5, 0.5 and the "
+            "wrong ones at 0.8, 0.5, 0.2 (of the 12 pairs, 7 have the right sample surer and 3 are ties: "
+            "(7 + 3 / 2) / 12 = 0.7083)",
+        )
+        for n, levels, higher in ((60, 6, True), (80, 5, False), (400, None, True), (300, None, False)):
+            scores, positive = _ranked_scores(n, 0.5, levels)
+            scores = scores if higher else 1.0 - scores
+            ties = f"on {levels} levels (many ties)" if levels else "without ties"
+            lower = "" if higher else " (a lower score is surer)"
+            _compare_number(
+                name,
+                fn,
+                (scores, positive, higher),
+                reference.auroc(scores, positive, higher),
+                f"on {n} random scores {ties} with higher_is_surer={higher}{lower}",
+            )
+        # 'never' scores: -inf ties with -inf and ranks below every finite score (inf when lower is surer)
+        scores = torch.tensor([-math.inf, -math.inf, 0.5, 0.5, 0.2, -math.inf, 0.9])
+        positive = torch.tensor([True, False, True, False, False, False, True])
+        _compare_number(
+            name,
+            fn,
+            (scores, positive),
+            8.5 / 12,
+            "on scores [-inf, -inf, 0.5, 0.5, 0.2, -inf, 0.9] with the right samples at -inf, 0.5 and 0.9 ('never' "
+            "scores tie with each other and rank below every finite score: of the 12 pairs, 7 have the right "
+            "sample surer and 3 are ties, (7 + 3 / 2) / 12 = 0.7083)",
+        )
+        _compare_number(
+            name,
+            fn,
+            (-scores, positive, False),
+            8.5 / 12,
+            "on scores [inf, inf, -0.5, -0.5, -0.2, inf, -0.9] with higher_is_surer=False (inf is 'never' when "
+            "lower is surer; 0.7083 again)",
+        )
+        # no pair to compare, or nothing ranked
+        for scores, positive, case in (
+            (torch.tensor([0.3, 0.9, 0.6]), torch.tensor([True, True, True]), "when every sample is right"),
+            (torch.tensor([0.3, 0.9]), torch.tensor([False, False]), "when every sample is wrong"),
+            (
+                torch.full((4,), -math.inf),
+                torch.tensor([True, False, True, False]),
+                "when every score is -inf ('never': nothing is ranked)",
+            ),
+        ):
+            _compare_number(
+                name,
+                fn,
+                (scores, positive),
+                math.nan,
+                f"{case}; the AUROC is then undefined, nan",
+                crash_means="crashes_when_a_group_is_empty",
+            )
+
+
+# --- 2. spatial_entropy ------------------------------------------------------------------
 
 
 def check_spatial_entropy(fn) -> None:
@@ -157,7 +266,7 @@ def check_spatial_entropy(fn) -> None:
         )
 
 
-# --- 2. moment_of_inertia ----------------------------------------------------------------
+# --- 3. moment_of_inertia ----------------------------------------------------------------
 
 
 def check_moment_of_inertia(fn) -> None:
@@ -201,7 +310,7 @@ def check_moment_of_inertia(fn) -> None:
         )
 
 
-# --- 3. cosine_similarity_maps -----------------------------------------------------------
+# --- 4. cosine_similarity_maps -----------------------------------------------------------
 
 
 def check_cosine_similarity_maps(fn) -> None:
@@ -250,7 +359,7 @@ def check_cosine_similarity_maps(fn) -> None:
         )
 
 
-# --- 4. ssim_maps ------------------------------------------------------------------------
+# --- 5. ssim_maps ------------------------------------------------------------------------
 
 
 def _related(a: torch.Tensor, share: float = 0.6) -> torch.Tensor:
@@ -322,9 +431,28 @@ def check_ssim_maps(fn) -> None:
             "on (2, 9, 11) maps with window=5",
             screen=_nan_means(name, "no_constants"),
         )
+        # maps smaller than the window: no window fits, a ValueError
+        a, b = torch.rand(2, 4, 4), torch.rand(2, 6, 6)
+        given = (a.clone(), b.clone())
+        try:
+            out = fn(*given)
+        except ValueError:
+            unchanged(name, (a, b), given)
+            return
+        except NotImplementedError:
+            raise GradingError(f"{name} is not implemented yet (it still raises NotImplementedError)") from None
+        except Exception as exc:  # noqa: BLE001 - any other failure of learner code is graded
+            raise GradingError(
+                f"{name} {mistakes.message(name, 'no_size_check')} (on (2, 4, 4) against (2, 6, 6) maps with "
+                f"window=7 it raised {_type(exc).__name__}: {exc})"
+            ) from None
+        raise GradingError(
+            f"{name} {mistakes.message(name, 'no_size_check')} (on (2, 4, 4) against (2, 6, 6) maps with "
+            f"window=7 it returned {_type(out).__name__} instead of raising a ValueError)"
+        )
 
 
-# --- 5. coherence_scores -----------------------------------------------------------------
+# --- 6. coherence_scores -----------------------------------------------------------------
 
 
 def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) -> None:
@@ -403,13 +531,19 @@ def check_coherence_scores(fn) -> None:
         )
 
 
-# --- 6. choose_threshold -----------------------------------------------------------------
+# --- 7. choose_threshold -----------------------------------------------------------------
 
 
-def _compare_threshold(name: str, fn, args: tuple, case: str) -> None:
+def _compare_threshold(name: str, fn, args: tuple, case: str, crash_means: str | None = None) -> None:
     expected = reference.choose_threshold(*args)
     given = [copy.deepcopy(a) for a in args]
-    out = call(fn, name, *given)
+    try:
+        out = call(fn, name, *given)
+    except GradingError as err:
+        if crash_means is None:
+            raise
+        detail = str(err)[len(name) :].strip()
+        raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
     if not torch.equal(args[0], given[0]):
         raise GradingError(f"{name} {mistakes.message(name, 'changes_scores')}")
     unchanged(name, args, given)
@@ -497,100 +631,54 @@ def check_choose_threshold(fn) -> None:
             "when no threshold reaches the target and a lower score is surer (scores "
             "[0.7, 0.1, 0.4, 0.9], target_accuracy=1.0: nobody may leave, so -inf)",
         )
-
-
-# --- 7. operating_point ------------------------------------------------------------------
-
-
-def _triple(out, name: str) -> tuple:
-    """The learner's (threshold, accuracy, share) as three floats."""
-    if not isinstance(out, (tuple, list)):
-        raise GradingError(f"{name} must return (threshold, accuracy, share), got {_type(out).__name__}")
-    items = list(tuple.__iter__(out)) if isinstance(out, tuple) else list(list.__iter__(out))
-    if len(items) != 3:
-        raise GradingError(f"{name} must return three values, (threshold, accuracy, share), got {len(items)}")
-    values = []
-    for what, item in zip(("threshold", "accuracy", "share"), items):
-        try:
-            values.append(number(item, name))
-        except GradingError:
-            raise GradingError(
-                f"{name} must return (threshold, accuracy, share) as three floats; its {what} "
-                f"is a {_type(item).__name__}"
-            ) from None
-    return tuple(values)
-
-
-def _compare_operating_point(name: str, fn, args: tuple, case: str) -> None:
-    expected = tuple(reference.operating_point(*args))
-    given = [copy.deepcopy(a) for a in args]
-    out = call(fn, name, *given)
-    unchanged(name, args, given)
-    got = _triple(out, name)
-    if not all(same_number(v, e) for v, e in zip(got, expected)):
-        _grader.name_mistake(
-            name, name, args, lambda wrong: all(same_number(v, w) for v, w in zip(got, _triple(wrong, name)))
-        )
-        shown = ", ".join(show_number(v) for v in got)
-        want = ", ".join(show_number(v) for v in expected)
-        raise GradingError(f"{name} returns ({shown}) {case}; the correct (threshold, accuracy, share) is ({want})")
-
-
-def check_operating_point(fn) -> None:
-    """Hidden test of ``operating_point(val_scores, val_correct, test_scores, test_correct,
-    target_accuracy, higher_is_surer=True)``: the threshold chosen on validation, then the
-    accuracy among the test samples that leave (nan if none) and the share that leaves.
-
-    A ``choose_threshold`` the learner's function calls is replaced by the reference
-    during this test: Exercise 6 is graded on its own.
-    """
-    assert_untampered()
-    name = "operating_point"
-    with seeded(SEED), reference_helpers(fn, choose_threshold=reference.choose_threshold):
-        # by hand: on validation only the top 2 (0.9, 0.8) are all right, so the threshold is
-        # 0.8; on test 0.95 and 0.85 leave, one of them right
-        val = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([True, True, False, True])
-        test = torch.tensor([0.95, 0.85, 0.75, 0.5]), torch.tensor([True, False, True, True])
-        _compare_operating_point(
+        # 'never' scores are never a threshold: from the surest, the top n reach 1, 1, 2/3 and,
+        # with the two -inf, 4/5, but only a cut after a finite score counts
+        scores = torch.tensor([-math.inf, 0.9, 0.4, -math.inf, 0.7])
+        correct = torch.tensor([True, True, False, True, True])
+        _compare_threshold(
             name,
             fn,
-            (*val, *test, 1.0),
-            "on four validation and four test samples worked by hand with "
-            "target_accuracy=1.0 (the threshold 0.8 comes from validation; on test "
-            "two of four leave, one of them right: (0.8, 0.5, 0.5))",
+            (scores, correct, 0.75),
+            "on scores [-inf, 0.9, 0.4, -inf, 0.7], right, right, wrong, right, right, with target_accuracy=0.75 "
+            "(-inf means 'never leave': cutting after the two -inf would reach 4/5 but let them leave, so the "
+            "loosest cut is after 0.7)",
         )
-        # random splits on a grid of scores (test samples tie with the threshold); the test
-        # split is less predictable, so a threshold fitted on it would differ
-        for higher, target in ((True, 0.81), (False, 0.83), (True, 0.77)):
-            val = _graded_scores(60, higher, 0.6)
-            test = _graded_scores(50, higher, 0.45)
-            lower = "" if higher else " (a lower score is surer)"
-            _compare_operating_point(
+        _compare_threshold(
+            name,
+            fn,
+            (-scores, correct, 0.5, False),
+            "on scores [inf, -0.9, -0.4, inf, -0.7] with higher_is_surer=False and target_accuracy=0.5 (inf "
+            "means 'never leave' when lower is surer: it is never the threshold, so -0.4)",
+        )
+        # the tolerance: 7 right out of 10 reach a target of 0.1 * 7 = 0.7000000000000001
+        scores = torch.arange(10, 0, -1).double() / 10
+        correct = torch.tensor([False, False, False, True, True, True, True, True, True, True])
+        _compare_threshold(
+            name,
+            fn,
+            (scores, correct, 0.1 * 7),
+            "on scores 1.0, 0.9, ..., 0.1 where only the last seven are right, with target_accuracy=0.1 * 7 "
+            "(0.7000000000000001): all ten together are right 7 / 10 = 0.7 of the time, which reaches the "
+            "target within the tolerance of 1e-9, so 0.1",
+        )
+        # no samples at all (an exit that nobody reaches): nobody may leave
+        for higher in (True, False):
+            _compare_threshold(
                 name,
                 fn,
-                (*val, *test, target, higher),
-                f"on random validation (60) and test (50) scores with ties, "
-                f"target_accuracy={target} and higher_is_surer={higher}{lower}",
+                (torch.zeros(0), torch.zeros(0, dtype=torch.bool), 0.9, higher),
+                f"with no samples at all and higher_is_surer={higher} (nobody may leave: "
+                f"{'inf' if higher else '-inf'})",
+                crash_means="crashes_on_no_samples",
             )
-        # nobody leaves: no validation threshold reaches the target
-        val = torch.tensor([0.9, 0.5, 0.2]), torch.tensor([False, True, True])
-        test = torch.tensor([0.95, 0.4]), torch.tensor([True, False])
-        _compare_operating_point(
-            name,
-            fn,
-            (*val, *test, 1.0),
-            "when no validation threshold reaches target_accuracy=1.0 (the surest "
-            "validation sample is wrong: the threshold is inf, no test sample leaves, "
-            "so (inf, nan, 0.0))",
-        )
 
 
 CHECKS = {
+    "auroc": check_auroc,
     "spatial_entropy": check_spatial_entropy,
     "moment_of_inertia": check_moment_of_inertia,
     "cosine_similarity_maps": check_cosine_similarity_maps,
     "ssim_maps": check_ssim_maps,
     "coherence_scores": check_coherence_scores,
     "choose_threshold": check_choose_threshold,
-    "operating_point": check_operating_point,
 }

@@ -4,11 +4,16 @@ See :mod:`xaiexit_grading.gradient_saliency_mistakes` for how the catalogue is u
 functions here may call the module-level helpers below (``_distribution`` and so on): a
 mistake pasted into a notebook as an answer cell brings the helpers it calls along, so
 each helper is self-contained. ``resize_to_common`` is the name the notebook's setup cell
-gives its learners; ``cosine_similarity_maps`` and ``choose_threshold`` are their answers
-to Exercises 3 and 6, which Exercises 5 and 7 call (the hidden tests of those two swap in
-the reference, so a mistake is not counted twice).
+gives its learners; ``cosine_similarity_maps`` is their answer to Exercise 4, which
+Exercise 6 calls (its hidden test swaps in the reference, so a mistake is not counted
+twice).
 
 Deliberately *not* mistakes (the hidden tests accept them):
+
+- ``auroc`` by any exact method: all (right, wrong) pairs compared at once, the rank sum
+  with *average* ranks for ties (``scipy.stats.rankdata``), a sort and a cumulative count,
+  or ``sklearn.metrics.roc_auc_score`` (ties count one half there too); a 0-dim tensor
+  instead of a Python float.
 
 - ``spatial_entropy`` in bits *divided by* ``log2(H * W)``: the normalised entropy is the
   same in every base. A small ``eps`` inside the logarithm (``torch.log(p + 1e-12)``) or
@@ -25,7 +30,7 @@ Deliberately *not* mistakes (the hidden tests accept them):
 - ``coherence_scores`` that compares exit ``j`` with exit ``j + 1`` in either order: the
   cosine is symmetric.
 - ``choose_threshold`` by brute force over the distinct scores, returning a Python float or
-  a 0-dim tensor; ``operating_point`` returning a plain tuple instead of ``OperatingPoint``.
+  a 0-dim tensor.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from xaiexit.exits import choose_threshold, cosine_similarity_maps, resize_to_common
+from xaiexit.exits import cosine_similarity_maps, resize_to_common
 from xaiexit_grading._catalogue import Catalogue, Mistake
 
 _catalogue = Catalogue()
@@ -84,7 +89,259 @@ def _ssim(a, b, data_range=1.0, window=7):
     return s.mean(dim=(1, 2, 3))
 
 
-# --- 1. spatial_entropy ------------------------------------------------------------------
+# --- 1. auroc ---------------------------------------------------------------------------
+
+
+def _pairs(scores, positive, higher_is_surer):
+    """Every (right, wrong) pair's comparison, surer first: ``(n_pos, n_neg)`` float64 tensors
+    ``above`` (the right one is surer) and ``tied``; ``None`` when a group is empty or no
+    score is finite."""
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    pos, neg = s[positive], s[~positive]
+    if len(pos) == 0 or len(neg) == 0 or not torch.isfinite(s).any():
+        return None
+    return (pos[:, None] > neg[None, :]).double(), (pos[:, None] == neg[None, :]).double()
+
+
+@mistake(
+    "auroc",
+    "ties_ignored",
+    "counts a tie between a right and a wrong sample as 0: a tie says nothing about "
+    "which one is surer, so it counts one half, (above + 0.5 * tied) / (n_right * n_wrong)",
+    visible="counted 0 (7 / 12)",
+)
+def auroc_ties_ignored(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return above.mean().item()
+
+
+@mistake(
+    "auroc",
+    "ties_count_one",
+    "counts a tie between a right and a wrong sample as a win (>=): a tie counts one "
+    "half, (above + 0.5 * tied) / (n_right * n_wrong)",
+    visible="counted 1 (10 / 12)",
+)
+def auroc_ties_count_one(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "ignores_direction",
+    "ignores higher_is_surer: when a lower score is surer (an entropy), a right sample "
+    "should score *lower* than a wrong one, so compare -scores (or flip the comparison)",
+    visible="higher_is_surer=False was ignored",
+)
+def auroc_ignores_direction(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, positive, True)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "groups_swapped",
+    "measures how often a *wrong* sample is surer than a right one (the two groups are "
+    "swapped, which gives 1 - AUROC): count the pairs where the right (positive) sample "
+    "is surer",
+    visible="swap the groups",
+)
+def auroc_groups_swapped(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, ~positive.bool(), higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "ordinal_ranks",
+    "ranks the scores with argsort, which breaks every tie by position: equal scores "
+    "must share their average rank (or compare pairs directly, a tie counting one half)",
+    visible="break ties by position",
+)
+def auroc_ordinal_ranks(scores, positive, higher_is_surer=True):
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0 or not torch.isfinite(s).any():
+        return math.nan
+    ranks = torch.argsort(torch.argsort(s, stable=True), stable=True).double() + 1
+    return ((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).item()
+
+
+@mistake(
+    "auroc",
+    "rank_sum_not_centred",
+    "divides the rank sum of the right samples by n_right * n_wrong without first "
+    "subtracting n_right (n_right + 1) / 2, the smallest rank sum they can have "
+    "(Mann-Whitney U = rank sum - n_right (n_right + 1) / 2)",
+    visible="a rank sum must be centred",
+)
+def auroc_rank_sum_not_centred(scores, positive, higher_is_surer=True):
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0 or not torch.isfinite(s).any():
+        return math.nan
+    below = (s[:, None] > s[None, :]).double().sum(dim=1)
+    equal = (s[:, None] == s[None, :]).double().sum(dim=1)
+    ranks = below + (equal + 1) / 2  # average ranks, 1-based
+    return (ranks[positive].sum() / (n_pos * n_neg)).item()
+
+
+@mistake(
+    "auroc",
+    "not_normalised",
+    "returns the number of (right, wrong) pairs in order, not a probability: divide by "
+    "the number of such pairs, n_right * n_wrong",
+    visible="the number of pairs in order",
+)
+def auroc_not_normalised(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).sum().item()
+
+
+@mistake(
+    "auroc",
+    "all_pairs",
+    "averages over all N x N pairs of samples: only the (right, wrong) pairs count, so divide by n_right * n_wrong",
+    visible="all 7 x 7 pairs",
+)
+def auroc_all_pairs(scores, positive, higher_is_surer=True):
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return ((above + 0.5 * tied).sum() / len(scores) ** 2).item()
+
+
+@mistake(
+    "auroc",
+    "difference_of_scores",
+    "compares the *difference* of two scores with 0: two 'never' scores give "
+    "-inf - (-inf) = nan, which is neither above, below nor equal to 0, so their tie "
+    "is lost; compare the scores themselves (s_right > s_wrong, s_right == s_wrong)",
+    visible="two -inf scores must tie",
+)
+def auroc_difference_of_scores(scores, positive, higher_is_surer=True):
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    pos, neg = s[positive], s[~positive]
+    if len(pos) == 0 or len(neg) == 0 or not torch.isfinite(s).any():
+        return math.nan
+    d = pos[:, None] - neg[None, :]
+    return ((d > 0).double() + 0.5 * (d == 0).double()).mean().item()
+
+
+@mistake(
+    "auroc",
+    "coin_when_a_group_is_empty",
+    "returns 0.5 when there is no right or no wrong sample: with one group empty there "
+    "is no pair to compare and the AUROC is undefined, so return float('nan') (0.5 would "
+    "claim a score that ranks no better than a coin)",
+    visible="every image right: the AUROC is undefined, return math.nan (got 0.5)",
+)
+def auroc_coin_when_a_group_is_empty(scores, positive, higher_is_surer=True):
+    positive = positive.bool()
+    if positive.all() or not positive.any():
+        return 0.5
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "zero_when_a_group_is_empty",
+    "returns 0 when there is no right or no wrong sample: with one group empty there is "
+    "no pair to compare and the AUROC is undefined, so return float('nan')",
+    visible="return math.nan (got 0.0)",
+)
+def auroc_zero_when_a_group_is_empty(scores, positive, higher_is_surer=True):
+    positive = positive.bool()
+    if positive.all() or not positive.any():
+        return 0.0
+    pairs = _pairs(scores, positive, higher_is_surer)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "crashes_when_a_group_is_empty",
+    "fails when there is no right or no wrong sample (a division by n_right * n_wrong = 0): "
+    "check the two groups first and return float('nan') when one is empty",
+    matches_output=False,
+    visible="your auroc raised ZeroDivisionError",
+)
+def auroc_crashes_when_a_group_is_empty(scores, positive, higher_is_surer=True):
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if torch.isfinite(s).any():
+        above = (s[positive][:, None] > s[~positive][None, :]).double().sum().item()
+        tied = (s[positive][:, None] == s[~positive][None, :]).double().sum().item()
+        return (above + 0.5 * tied) / (n_pos * n_neg)
+    return math.nan
+
+
+@mistake(
+    "auroc",
+    "never_scores_rank",
+    "ranks samples whose scores are all 'never' (-inf, or inf when lower is surer) as a "
+    "tie and returns 0.5: a rule that cannot decide anywhere ranks nothing, so return "
+    "float('nan') when no score is finite",
+    visible="every score -inf: the AUROC is undefined",
+)
+def auroc_never_scores_rank(scores, positive, higher_is_surer=True):
+    s = scores.double() if higher_is_surer else -scores.double()
+    positive = positive.bool()
+    pos, neg = s[positive], s[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return math.nan
+    above, tied = (pos[:, None] > neg[None, :]).double(), (pos[:, None] == neg[None, :]).double()
+    return (above + 0.5 * tied).mean().item()
+
+
+@mistake(
+    "auroc",
+    "changes_scores",
+    "changes the scores it is given in place (scores.neg_() or scores *= -1 flips the "
+    "caller's tensor): work on a copy, s = -scores",
+    matches_output=False,
+    visible="auroc must not modify its inputs",
+)
+def auroc_changes_scores(scores, positive, higher_is_surer=True):
+    if not higher_is_surer:
+        scores.neg_()
+    pairs = _pairs(scores, positive, True)
+    if pairs is None:
+        return math.nan
+    above, tied = pairs
+    return (above + 0.5 * tied).mean().item()
+
+
+# --- 2. spatial_entropy ------------------------------------------------------------------
 
 
 @mistake(
@@ -94,6 +351,7 @@ def _ssim(a, b, data_range=1.0, window=7):
     "pixel with p = 0 contributes 0 (the limit of p ln p): use torch.special.xlogy(p, p) "
     "or torch.where(p > 0, p * torch.log(p), 0)",
     matches_output=False,
+    visible="ln(0) * 0 is nan",
 )
 def spatial_entropy_log_of_zero(heatmap):
     p = _distribution(heatmap)
@@ -106,6 +364,7 @@ def spatial_entropy_log_of_zero(heatmap):
     "unnormalised_map",
     "takes the entropy of the raw map values: divide each map by its sum first, "
     "p = heatmap / heatmap.sum(dim=(1, 2), keepdim=True), so that the p add up to 1",
+    visible="p must sum to 1 over each map",
 )
 def spatial_entropy_unnormalised_map(heatmap):
     m = heatmap.double()
@@ -118,6 +377,7 @@ def spatial_entropy_unnormalised_map(heatmap):
     "max_not_sum",
     "divides each map by its maximum: the entropy needs a distribution, so divide by "
     "the map's sum, p = heatmap / heatmap.sum(dim=(1, 2), keepdim=True)",
+    visible="its maximum gives p = 1 everywhere",
 )
 def spatial_entropy_max_not_sum(heatmap):
     m = heatmap.double()
@@ -132,6 +392,7 @@ def spatial_entropy_max_not_sum(heatmap):
     "turns the map into probabilities with a softmax, which exponentiates the values "
     "(a map of zeros and ones does not become uniform over its ones): divide the map "
     "by its sum instead, p = heatmap / heatmap.sum(dim=(1, 2), keepdim=True)",
+    visible="a softmax exponentiates",
 )
 def spatial_entropy_softmax_of_map(heatmap):
     p = torch.softmax(heatmap.double().flatten(1), dim=1)
@@ -144,6 +405,7 @@ def spatial_entropy_softmax_of_map(heatmap):
     "nats",
     "is not normalised: divide by ln(H * W), the entropy of the uniform map, so that "
     "the score lies in [0, 1] and maps of different resolutions can be compared",
+    visible="gave ln 64",
 )
 def spatial_entropy_nats(heatmap):
     p = _distribution(heatmap)
@@ -156,6 +418,7 @@ def spatial_entropy_nats(heatmap):
     "measures the entropy in bits (log2) and does not normalise it: divide by the "
     "entropy of the uniform map, ln(H * W) (or log2(H * W) in bits), so that it lies "
     "in [0, 1] whatever the base",
+    visible="its entropy in bits",
 )
 def spatial_entropy_bits(heatmap):
     p = _distribution(heatmap)
@@ -166,6 +429,7 @@ def spatial_entropy_bits(heatmap):
     "spatial_entropy",
     "mean_over_pixels",
     "averages -p ln p over the pixels: the entropy is their *sum*, divided by ln(H * W) (a uniform map gives 1)",
+    visible="not its mean",
 )
 def spatial_entropy_mean_over_pixels(heatmap):
     p = _distribution(heatmap)
@@ -178,6 +442,7 @@ def spatial_entropy_mean_over_pixels(heatmap):
     "log_of_batch_size",
     "divides by the log of the number of values in the whole batch (heatmap.numel()): "
     "normalise by ln(H * W), the number of pixels of one map",
+    visible="pixels of *one* map",
 )
 def spatial_entropy_log_of_batch_size(heatmap):
     p = _distribution(heatmap)
@@ -189,6 +454,7 @@ def spatial_entropy_log_of_batch_size(heatmap):
     "batch_distribution",
     "divides by the sum of the whole batch: each map is a distribution of its own, "
     "p = heatmap / heatmap.sum(dim=(1, 2), keepdim=True)",
+    visible="not the whole batch's",
 )
 def spatial_entropy_batch_distribution(heatmap):
     m = heatmap.double()
@@ -203,6 +469,7 @@ def spatial_entropy_batch_distribution(heatmap):
     "gives NaN for an all-zero map (0 / 0): treat it as the uniform map, whose "
     "entropy is 1, e.g. torch.where(total > 0, heatmap / total, 1 / (H * W))",
     matches_output=False,
+    visible="an all-zero map gave nan",
 )
 def spatial_entropy_zero_map_nan(heatmap):
     m = heatmap.double()
@@ -217,6 +484,7 @@ def spatial_entropy_zero_map_nan(heatmap):
     "gives 0 for an all-zero map, as if all its mass sat on one pixel: an all-zero map "
     "says nothing about where the network looks, so treat it as the uniform map "
     "(entropy 1)",
+    visible="entropy 1; got -0.0",
 )
 def spatial_entropy_zero_map_zero(heatmap):
     m = heatmap.double()
@@ -225,7 +493,7 @@ def spatial_entropy_zero_map_zero(heatmap):
     return -torch.special.xlogy(p, p).sum(dim=(1, 2)) / math.log(H * W)
 
 
-# --- 2. moment_of_inertia ----------------------------------------------------------------
+# --- 3. moment_of_inertia ----------------------------------------------------------------
 
 
 @mistake(
@@ -233,6 +501,7 @@ def spatial_entropy_zero_map_zero(heatmap):
     "image_centre",
     "measures distances from the image centre (0.5, 0.5): the centre is the map's own "
     "centroid, the mass-weighted mean position cy = sum p * y, cx = sum p * x",
+    visible="not from the middle of the image",
 )
 def moment_of_inertia_image_centre(heatmap):
     p = _distribution(heatmap)
@@ -245,6 +514,7 @@ def moment_of_inertia_image_centre(heatmap):
     "peak_centre",
     "measures distances from the map's peak (argmax): the centre is the centroid, "
     "the mass-weighted mean position cy = sum p * y, cx = sum p * x",
+    visible="not from the brightest pixel",
 )
 def moment_of_inertia_peak_centre(heatmap):
     p = _distribution(heatmap)
@@ -262,6 +532,7 @@ def moment_of_inertia_peak_centre(heatmap):
     "weighs the squared distances by the raw map: divide each map by its sum first, "
     "p = heatmap / heatmap.sum(dim=(1, 2), keepdim=True), so that the moment is a mean "
     "squared distance and does not depend on the map's scale",
+    visible="not by the raw map",
 )
 def moment_of_inertia_unnormalised_map(heatmap):
     m = heatmap.double()
@@ -277,6 +548,7 @@ def moment_of_inertia_unnormalised_map(heatmap):
     "measures positions in pixels: put the pixel centres in the unit square, "
     "y = (row + 0.5) / H and x = (col + 0.5) / W, so that the value does not depend on "
     "the map's resolution",
+    visible="you measured in pixels",
 )
 def moment_of_inertia_pixel_units(heatmap):
     p = _distribution(heatmap)
@@ -293,6 +565,7 @@ def moment_of_inertia_pixel_units(heatmap):
     "puts the first and last pixels on the borders of the image (torch.linspace(0, 1, H)), "
     "which stretches the image: use pixel centres, y = (row + 0.5) / H and "
     "x = (col + 0.5) / W",
+    visible="linspace(0, 1, size) stretches the map",
 )
 def moment_of_inertia_linspace_coordinates(heatmap):
     p = _distribution(heatmap)
@@ -308,6 +581,7 @@ def moment_of_inertia_linspace_coordinates(heatmap):
     "sizes_swapped",
     "divides the row index by the width and the column index by the height: "
     "y = (row + 0.5) / H and x = (col + 0.5) / W, each by its own axis's size",
+    visible="rows and columns are swapped",
 )
 def moment_of_inertia_sizes_swapped(heatmap):
     p = _distribution(heatmap)
@@ -323,6 +597,7 @@ def moment_of_inertia_sizes_swapped(heatmap):
     "only_x",
     "adds up only the horizontal term (x - cx)^2: the squared distance from the "
     "centroid is (y - cy)^2 + (x - cx)^2, both axes",
+    visible="add the y distances",
 )
 def moment_of_inertia_only_x(heatmap):
     p = _distribution(heatmap)
@@ -336,6 +611,7 @@ def moment_of_inertia_only_x(heatmap):
     "only_y",
     "adds up only the vertical term (y - cy)^2: the squared distance from the "
     "centroid is (y - cy)^2 + (x - cx)^2, both axes",
+    visible="the x distances count too",
 )
 def moment_of_inertia_only_y(heatmap):
     p = _distribution(heatmap)
@@ -349,6 +625,7 @@ def moment_of_inertia_only_y(heatmap):
     "standard_deviation",
     "takes the square root (a standard deviation, the radius of gyration): the moment "
     "of inertia is the mean *squared* distance, sum p * ((y - cy)^2 + (x - cx)^2)",
+    visible="no square root",
 )
 def moment_of_inertia_standard_deviation(heatmap):
     p = _distribution(heatmap)
@@ -363,6 +640,7 @@ def moment_of_inertia_standard_deviation(heatmap):
     "gives NaN for an all-zero map (0 / 0): treat it as the uniform map, "
     "torch.where(total > 0, heatmap / total, 1 / (H * W))",
     matches_output=False,
+    visible="0.15625), got nan",
 )
 def moment_of_inertia_zero_map_nan(heatmap):
     m = heatmap.double()
@@ -378,6 +656,7 @@ def moment_of_inertia_zero_map_nan(heatmap):
     "gives 0 for an all-zero map, as if all its mass sat on one pixel: an all-zero map "
     "says nothing about where the network looks, so treat it as the uniform map "
     "(the least concentrated one)",
+    visible="0.15625), got 0.0",
 )
 def moment_of_inertia_zero_map_zero(heatmap):
     m = heatmap.double()
@@ -387,7 +666,7 @@ def moment_of_inertia_zero_map_zero(heatmap):
     return (p * ((y - cy) ** 2 + (x - cx) ** 2)).sum(dim=(1, 2))
 
 
-# --- 3. cosine_similarity_maps -----------------------------------------------------------
+# --- 4. cosine_similarity_maps -----------------------------------------------------------
 
 
 @mistake(
@@ -396,6 +675,7 @@ def moment_of_inertia_zero_map_zero(heatmap):
     "does not bring the two maps to a common size, so maps of exits at different "
     "resolutions (8x8 and 4x4) are not compared pixel by pixel: call "
     "a, b = resize_to_common(a, b) first",
+    visible="3 x 3 maps raised RuntimeError",
 )
 def cosine_similarity_maps_no_resize(a, b):
     a, b = a.double().flatten(1), b.double().flatten(1)
@@ -408,6 +688,7 @@ def cosine_similarity_maps_no_resize(a, b):
     "nearest",
     "resizes with mode='nearest', which repeats pixels in blocks: bring the maps to a "
     "common size with resize_to_common(a, b) (bilinear, align_corners=False)",
+    hidden_only="the visible test sees that 6 x 6 against 3 x 3 maps come out wrong, not which resizing was used",
 )
 def cosine_similarity_maps_nearest(a, b):
     size = (max(a.shape[1], b.shape[1]), max(a.shape[2], b.shape[2]))
@@ -422,6 +703,7 @@ def cosine_similarity_maps_nearest(a, b):
     "resizes with align_corners=True, which shifts the pixel centres of the smaller map: "
     "bring the maps to a common size with resize_to_common(a, b) (bilinear, "
     "align_corners=False)",
+    hidden_only="the visible test sees that 6 x 6 against 3 x 3 maps come out wrong, not which resizing was used",
 )
 def cosine_similarity_maps_align_corners(a, b):
     size = (max(a.shape[1], b.shape[1]), max(a.shape[2], b.shape[2]))
@@ -435,6 +717,7 @@ def cosine_similarity_maps_align_corners(a, b):
     "b_to_size_of_a",
     "resizes b to the size of a, which shrinks b when a is the smaller map: bring both "
     "to the larger size with resize_to_common(a, b)",
+    visible="(the smaller one first)",
 )
 def cosine_similarity_maps_b_to_size_of_a(a, b):
     b = F.interpolate(b.double()[:, None], size=tuple(a.shape[1:]), mode="bilinear", align_corners=False)[:, 0]
@@ -446,6 +729,7 @@ def cosine_similarity_maps_b_to_size_of_a(a, b):
     "to_smaller_size",
     "shrinks the larger map to the smaller size, which throws its details away: bring "
     "both to the *larger* size with resize_to_common(a, b)",
+    hidden_only="the visible test sees that 6 x 6 against 3 x 3 maps come out wrong, not which resizing was used",
 )
 def cosine_similarity_maps_to_smaller_size(a, b):
     size = (min(a.shape[1], b.shape[1]), min(a.shape[2], b.shape[2]))
@@ -459,6 +743,7 @@ def cosine_similarity_maps_to_smaller_size(a, b):
     "whole_batch",
     "computes one cosine for the whole batch: flatten each sample's map on its own, "
     "a.flatten(1), and return one cosine per sample, shape (B,)",
+    visible="the batch stays a batch",
 )
 def cosine_similarity_maps_whole_batch(a, b):
     a, b = resize_to_common(a, b)
@@ -472,6 +757,7 @@ def cosine_similarity_maps_whole_batch(a, b):
     "compares the maps column by column and averages the cosines (F.cosine_similarity "
     "along dim=1 of (B, H, W) maps): flatten each map first, a.flatten(1), so that the "
     "whole map is one vector",
+    visible="the mean of per-pixel cosines",
 )
 def cosine_similarity_maps_columns_averaged(a, b):
     a, b = resize_to_common(a, b)
@@ -482,6 +768,7 @@ def cosine_similarity_maps_columns_averaged(a, b):
     "cosine_similarity_maps",
     "one_norm",
     "divides by the norm of a only: the cosine divides the dot product by both norms, sum(a * b) / (||a|| * ||b||)",
+    visible="divide the dot product by both norms",
 )
 def cosine_similarity_maps_one_norm(a, b):
     a, b = resize_to_common(a, b)
@@ -494,6 +781,7 @@ def cosine_similarity_maps_one_norm(a, b):
     "centred",
     "subtracts each map's mean first (a Pearson correlation): the cosine compares the "
     "maps as they are, sum(a * b) / (||a|| * ||b||)",
+    visible="you subtracted each map's mean",
 )
 def cosine_similarity_maps_centred(a, b):
     a, b = resize_to_common(a, b)
@@ -507,6 +795,7 @@ def cosine_similarity_maps_centred(a, b):
     "gives NaN for a pair with an all-zero map (0 / 0): such a pair has nothing to "
     "agree on and scores 0, e.g. torch.where(norms > 0, dot / norms, 0)",
     matches_output=False,
+    visible="score such a pair 0",
 )
 def cosine_similarity_maps_zero_map_nan(a, b):
     a, b = resize_to_common(a, b)
@@ -514,7 +803,7 @@ def cosine_similarity_maps_zero_map_nan(a, b):
     return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
 
 
-# --- 4. ssim_maps ------------------------------------------------------------------------
+# --- 5. ssim_maps ------------------------------------------------------------------------
 
 
 @mistake(
@@ -523,6 +812,7 @@ def cosine_similarity_maps_zero_map_nan(a, b):
     "leaves out the constants C1 = (0.01 L)^2 and C2 = (0.03 L)^2, so flat patches "
     "(no variance, or a mean of 0) divide 0 by 0: add them to the numerator and "
     "denominator as in the formula",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells a wrong formula, not which part of it",
 )
 def ssim_maps_no_constants(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -540,6 +830,7 @@ def ssim_maps_no_constants(a, b, data_range=1.0, window=7):
     "ssim_maps",
     "constants_not_squared",
     "uses C1 = 0.01 L and C2 = 0.03 L: the constants are squared, C1 = (0.01 L)^2 and C2 = (0.03 L)^2",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells a wrong formula, not which part of it",
 )
 def ssim_maps_constants_not_squared(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -560,6 +851,7 @@ def ssim_maps_constants_not_squared(a, b, data_range=1.0, window=7):
     "uses population variances and covariance (divided by n): the exercise, like "
     "scikit-image, uses sample ones, divided by n - 1 (multiply by n / (n - 1), "
     "n = window**2)",
+    visible="population (co)variances",
 )
 def ssim_maps_population_variance(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -579,6 +871,7 @@ def ssim_maps_population_variance(a, b, data_range=1.0, window=7):
     "weighs each patch with a Gaussian window: this exercise uses the plain average over "
     "each window x window patch, F.avg_pool2d(x, window, stride=1) (scikit-image's "
     "default)",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells wrong windows, not which ones",
 )
 def ssim_maps_gaussian_window(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -601,6 +894,7 @@ def ssim_maps_gaussian_window(a, b, data_range=1.0, window=7):
     "also averages over patches that stick out of the map (padding=window // 2, padded "
     "with zeros): keep only the patches fully inside the map, F.avg_pool2d(x, window, "
     "stride=1) without padding",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells wrong windows, not which ones",
 )
 def ssim_maps_padded_patches(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -624,6 +918,7 @@ def ssim_maps_padded_patches(a, b, data_range=1.0, window=7):
     "non_overlapping_patches",
     "uses patches that do not overlap (F.avg_pool2d's stride defaults to the window "
     "size): slide the window one pixel at a time, F.avg_pool2d(x, window, stride=1)",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells wrong windows, not which ones",
 )
 def ssim_maps_non_overlapping_patches(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -643,6 +938,7 @@ def ssim_maps_non_overlapping_patches(a, b, data_range=1.0, window=7):
     "whole_map",
     "computes one SSIM from the means and variances of the whole map: SSIM is local, "
     "computed on every window x window patch and then averaged over the patches",
+    hidden_only="the visible test compares with scikit-image's SSIM, which tells wrong windows, not which ones",
 )
 def ssim_maps_whole_map(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -658,6 +954,7 @@ def ssim_maps_whole_map(a, b, data_range=1.0, window=7):
     "ssim_maps",
     "ignores_data_range",
     "ignores data_range (computes the constants for L = 1): C1 = (0.01 * data_range)^2 and C2 = (0.03 * data_range)^2",
+    hidden_only="the visible test sees that window 5 with data_range 2 is wrong, not which of the two was ignored",
 )
 def ssim_maps_ignores_data_range(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -669,6 +966,7 @@ def ssim_maps_ignores_data_range(a, b, data_range=1.0, window=7):
     "ignores_window",
     "ignores the window argument (always uses 7 x 7 patches): use window x window "
     "patches, F.avg_pool2d(x, window, stride=1), and n = window**2",
+    hidden_only="the visible test sees that window 5 with data_range 2 is wrong, not which of the two was ignored",
 )
 def ssim_maps_ignores_window(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -680,6 +978,7 @@ def ssim_maps_ignores_window(a, b, data_range=1.0, window=7):
     "batch_mean",
     "averages the SSIM over the whole batch: average over each sample's patches only, "
     ".mean(dim=(1, 2)), and return one value per sample, shape (B,)",
+    visible="average the windows of each pair only",
 )
 def ssim_maps_batch_mean(a, b, data_range=1.0, window=7):
     a, b = resize_to_common(a, b)
@@ -692,12 +991,27 @@ def ssim_maps_batch_mean(a, b, data_range=1.0, window=7):
     "does not bring the two maps to a common size, so maps of exits at different "
     "resolutions (16x16 and 8x8) are not compared patch by patch: call "
     "a, b = resize_to_common(a, b) first",
+    visible="8 x 8 maps raised RuntimeError",
 )
 def ssim_maps_no_resize(a, b, data_range=1.0, window=7):
     return _ssim(a, b, data_range, window)
 
 
-# --- 5. coherence_scores -----------------------------------------------------------------
+@mistake(
+    "ssim_maps",
+    "no_size_check",
+    "does not check that a window fits: maps smaller than window x window (after "
+    "resize_to_common) have no window at all, so raise a ValueError that says so (e.g. "
+    "'maps of 4x4 are smaller than the 7x7 window: upsample them first')",
+    matches_output=False,
+    visible="raise a ValueError saying that no window fits",
+)
+def ssim_maps_no_size_check(a, b, data_range=1.0, window=7):
+    a, b = resize_to_common(a, b)
+    return _ssim(a, b, data_range, window)
+
+
+# --- 6. coherence_scores -----------------------------------------------------------------
 
 
 @mistake(
@@ -705,6 +1019,7 @@ def ssim_maps_no_resize(a, b, data_range=1.0, window=7):
     "all_with_first",
     "compares every exit with the *first* exit: with reference='previous', row j "
     "compares exit j + 1 with exit j, the exit just before it",
+    visible="not with the first",
 )
 def coherence_scores_all_with_first(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -723,6 +1038,7 @@ def coherence_scores_all_with_first(maps_per_exit, reference="previous"):
     "ignores the reference argument (always compares with the previous exit): with "
     "reference='final', row j compares side exit j with the final exit, "
     "maps_per_exit[-1]",
+    visible="reference='final' compares each side exit",
 )
 def coherence_scores_ignores_reference(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -734,6 +1050,7 @@ def coherence_scores_ignores_reference(maps_per_exit, reference="previous"):
     "references_swapped",
     "swaps the two references: 'previous' compares exit j + 1 with exit j (row j), "
     "'final' compares side exit j with the last exit, maps_per_exit[-1]",
+    visible="not with the final exit",
 )
 def coherence_scores_references_swapped(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -752,6 +1069,7 @@ def coherence_scores_references_swapped(maps_per_exit, reference="previous"):
     "compares exit j with exit j - 1 for j = 0 to E - 2, so row 0 compares the first "
     "exit with maps_per_exit[-1], the last one: row j compares exit j + 1 with exit j, "
     "for j = 0 to E - 2",
+    hidden_only="the visible test shows the expected and the given rows; the hidden tests name the wrong pairing",
 )
 def coherence_scores_wraps_around(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -769,6 +1087,7 @@ def coherence_scores_wraps_around(maps_per_exit, reference="previous"):
     "final_with_itself",
     "also compares the final exit with itself (a row of ones), giving E rows: with "
     "reference='final' there is one row per *side* exit, j = 0 to E - 2",
+    visible="the final exit is not compared with itself",
 )
 def coherence_scores_final_with_itself(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -787,6 +1106,7 @@ def coherence_scores_final_with_itself(maps_per_exit, reference="previous"):
     "with reference='final' starts at the second exit and ends with the final exit "
     "compared with itself: row j compares side exit j with the final exit, for "
     "j = 0 to E - 2",
+    hidden_only="the visible test shows the expected and the given rows; the hidden tests name the wrong pairing",
 )
 def coherence_scores_final_skips_first_exit(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -804,6 +1124,7 @@ def coherence_scores_final_skips_first_exit(maps_per_exit, reference="previous")
     "transposed",
     "returns one row per sample, shape (B, E - 1): return one row per compared pair "
     "of exits, shape (E - 1, B) (torch.stack(rows), dim=0)",
+    visible="is one row per image",
 )
 def coherence_scores_transposed(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -821,6 +1142,7 @@ def coherence_scores_transposed(maps_per_exit, reference="previous"):
     "returns_list",
     "returns a list of rows: stack them into one (E - 1, B) tensor with torch.stack(rows)",
     matches_output=False,
+    visible="not a list of rows",
 )
 def coherence_scores_returns_list(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -838,6 +1160,7 @@ def coherence_scores_returns_list(maps_per_exit, reference="previous"):
     "with the previous exit: raise a ValueError naming the two choices, so that a typo "
     "is not read as 'previous'",
     matches_output=False,
+    visible="raise a ValueError for a reference",
 )
 def coherence_scores_no_value_error(maps_per_exit, reference="previous"):
     E = len(maps_per_exit)
@@ -848,7 +1171,65 @@ def coherence_scores_no_value_error(maps_per_exit, reference="previous"):
     return torch.stack(rows)
 
 
-# --- 6. choose_threshold -----------------------------------------------------------------
+# --- 7. choose_threshold -----------------------------------------------------------------
+
+
+@mistake(
+    "choose_threshold",
+    "never_as_threshold",
+    "can choose -inf, a 'never' score, as the threshold, which lets every sample leave, "
+    "the ones that must never leave too: a score of -inf (inf when lower is surer) is "
+    "never a threshold, so only cut after a finite score",
+    visible="can never be the threshold",
+)
+def choose_threshold_never_as_threshold(scores, correct, target_accuracy, higher_is_surer=True):
+    s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
+    accuracy = correct[order].double().cumsum(0) / torch.arange(1, len(s) + 1)
+    last = torch.ones(len(s), dtype=torch.bool)
+    last[:-1] = s[1:] != s[:-1]
+    ok = (accuracy >= target_accuracy - 1e-9) & last
+    if not ok.any():
+        return math.inf if higher_is_surer else -math.inf
+    return s[int(ok.nonzero().max())].item()
+
+
+@mistake(
+    "choose_threshold",
+    "no_tolerance",
+    "compares the accuracy with the target without the tolerance: 7 right out of 10 is "
+    "0.7, but a target computed as 0.1 * 7 is 0.7000000000000001, and rounding must not "
+    "decide; an accuracy >= target_accuracy - 1e-9 reaches the target",
+    visible="within the tolerance",
+)
+def choose_threshold_no_tolerance(scores, correct, target_accuracy, higher_is_surer=True):
+    s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
+    accuracy = correct[order].double().cumsum(0) / torch.arange(1, len(s) + 1)
+    last = torch.ones(len(s), dtype=torch.bool)
+    last[:-1] = s[1:] != s[:-1]
+    ok = (accuracy >= target_accuracy) & last & torch.isfinite(s)
+    if not ok.any():
+        return math.inf if higher_is_surer else -math.inf
+    return s[int(ok.nonzero().max())].item()
+
+
+@mistake(
+    "choose_threshold",
+    "crashes_on_no_samples",
+    "fails when there are no samples at all (an exit that nobody reaches): with no "
+    "sample nobody may leave, so return float('inf') (or -inf when a lower score is surer)",
+    matches_output=False,
+    visible="no image at all: your choose_threshold raised",
+)
+def choose_threshold_crashes_on_no_samples(scores, correct, target_accuracy, higher_is_surer=True):
+    s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
+    accuracy = correct[order].double().cumsum(0) / torch.arange(1, len(s) + 1)
+    last = torch.zeros(len(s), dtype=torch.bool)
+    last[:-1] = s[1:] != s[:-1]
+    last[-1] = True  # the last sample ends its run (an IndexError when there is none)
+    ok = (accuracy >= target_accuracy - 1e-9) & last & torch.isfinite(s)
+    if not ok.any():
+        return math.inf if higher_is_surer else -math.inf
+    return s[int(ok.nonzero().max())].item()
 
 
 @mistake(
@@ -858,6 +1239,7 @@ def coherence_scores_no_value_error(maps_per_exit, reference="previous"):
     "higher score is surer: with higher_is_surer=False the *low* scores leave (score "
     "<= threshold), so sort the scores the other way (or negate them, and negate the "
     "threshold back)",
+    visible="the *lowest* scores are the surest",
 )
 def choose_threshold_ignores_direction(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=True, stable=True)
@@ -876,6 +1258,7 @@ def choose_threshold_ignores_direction(scores, correct, target_accuracy, higher_
     "assumes_sorted",
     "assumes the scores come sorted: sort them first, surest first "
     "(torch.sort(scores, descending=higher_is_surer)), and reorder correct the same way",
+    visible="the same scores in another order",
 )
 def choose_threshold_assumes_sorted(scores, correct, target_accuracy, higher_is_surer=True):
     s = scores.double()
@@ -893,6 +1276,7 @@ def choose_threshold_assumes_sorted(scores, correct, target_accuracy, higher_is_
     "ties_split",
     "cuts between samples with equal scores, which no threshold can separate (they all "
     "leave or all stay): only cut after the last of a run of equal scores",
+    visible="a cut is only possible after the last of a run",
 )
 def choose_threshold_ties_split(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -909,6 +1293,7 @@ def choose_threshold_ties_split(scores, correct, target_accuracy, higher_is_sure
     "lets a sample leave when its score is strictly above the threshold: a sample "
     "leaves when score >= threshold (<= when lower is surer), so the threshold is the "
     "score of the last sample that leaves",
+    visible="0.25 would let all five leave",
 )
 def choose_threshold_strict_leave(scores, correct, target_accuracy, higher_is_surer=True):
     s = scores.double() if higher_is_surer else -scores.double()
@@ -925,6 +1310,7 @@ def choose_threshold_strict_leave(scores, correct, target_accuracy, higher_is_su
     "strict_target",
     "requires the accuracy to be *above* the target: a threshold whose leaving samples "
     "reach exactly the target accuracy is fine (accuracy >= target_accuracy)",
+    hidden_only="on the worked example it gives 0.875 like stopping at the first dip: the visible hint names both",
 )
 def choose_threshold_strict_target(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -943,6 +1329,7 @@ def choose_threshold_strict_target(scores, correct, target_accuracy, higher_is_s
     "returns the score at which the accuracy first falls below the target, so the "
     "sample that breaks the target leaves too: return the score of the *last* sample "
     "of the loosest cut that still reaches the target",
+    visible="not of the first one that breaks the target",
 )
 def choose_threshold_first_failing_score(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -959,6 +1346,7 @@ def choose_threshold_first_failing_score(scores, correct, target_accuracy, highe
     "stops at the first cut below the target, but the accuracy of the leaving samples "
     "can rise again as more samples leave: check every cut (after each run of equal "
     "scores) and keep the loosest one that reaches the target",
+    hidden_only="on the worked example it gives 0.875, as a strict target does: the visible hint names both",
 )
 def choose_threshold_stops_at_first_dip(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -982,6 +1370,7 @@ def choose_threshold_stops_at_first_dip(scores, correct, target_accuracy, higher
     "divides the number of right samples among those leaving by the number of *all* "
     "samples: the accuracy of a cut is measured among the samples that leave, "
     "right / leaving",
+    visible="measure the accuracy among the images that leave",
 )
 def choose_threshold_accuracy_of_all_samples(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -1000,6 +1389,7 @@ def choose_threshold_accuracy_of_all_samples(scores, correct, target_accuracy, h
     "returns a value half-way between the last score that leaves and the next one: "
     "return the score of the last sample that leaves itself, so that exactly the "
     "samples with score >= threshold leave",
+    visible="not a value between two scores",
 )
 def choose_threshold_midpoint(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -1020,6 +1410,7 @@ def choose_threshold_midpoint(scores, correct, target_accuracy, higher_is_surer=
     "everyone_leaves",
     "lets every sample leave when no threshold reaches the target accuracy: then "
     "nobody may leave, so return float('inf') (or -inf when a lower score is surer)",
+    visible="not -inf",
 )
 def choose_threshold_everyone_leaves(scores, correct, target_accuracy, higher_is_surer=True):
     s, order = torch.sort(scores.double(), descending=higher_is_surer, stable=True)
@@ -1038,6 +1429,7 @@ def choose_threshold_everyone_leaves(scores, correct, target_accuracy, higher_is
     "changes the scores it is given in place (scores *= -1 or scores.neg_() flips the "
     "caller's tensor): work on a copy, s = -scores",
     matches_output=False,
+    visible="choose_threshold must not modify its inputs",
 )
 def choose_threshold_changes_scores(scores, correct, target_accuracy, higher_is_surer=True):
     if not higher_is_surer:
@@ -1051,132 +1443,3 @@ def choose_threshold_changes_scores(scores, correct, target_accuracy, higher_is_
     if not ok.any():
         return sign * math.inf
     return sign * s[int(ok.nonzero().max())].item()
-
-
-# --- 7. operating_point ------------------------------------------------------------------
-
-
-@mistake(
-    "operating_point",
-    "fitted_on_test",
-    "chooses the threshold on the test split: choose it on validation, "
-    "choose_threshold(val_scores, val_correct, ...), and only measure it on test. A "
-    "threshold tuned on test reports the accuracy it was tuned to reach, not the one it "
-    "will have on new data",
-)
-def operating_point_fitted_on_test(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(test_scores, test_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = test_correct[leave].double().mean().item() if leave.any() else math.nan
-    return threshold, accuracy, leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "accuracy_on_validation",
-    "measures the accuracy on the validation split: the threshold comes from "
-    "validation, but the accuracy is measured on test, among the test samples that "
-    "leave",
-)
-def operating_point_accuracy_on_validation(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    val_leave = val_scores >= threshold if higher_is_surer else val_scores <= threshold
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = val_correct[val_leave].double().mean().item() if val_leave.any() else math.nan
-    return threshold, accuracy, leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "share_on_validation",
-    "measures the share of samples that leave on the validation split: measure it on "
-    "test, the share of the test samples with a score sure enough to leave",
-)
-def operating_point_share_on_validation(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    val_leave = val_scores >= threshold if higher_is_surer else val_scores <= threshold
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = test_correct[leave].double().mean().item() if leave.any() else math.nan
-    return threshold, accuracy, val_leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "accuracy_of_all_samples",
-    "divides the right test samples that leave by *all* test samples: the accuracy is "
-    "measured among the samples that leave, test_correct[leave].mean()",
-)
-def operating_point_accuracy_of_all_samples(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = (test_correct & leave).double().sum().item() / len(test_scores) if leave.any() else math.nan
-    return threshold, accuracy, leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "share_is_count",
-    "returns the number of test samples that leave: the share is that number divided "
-    "by the number of test samples, leave.float().mean()",
-)
-def operating_point_share_is_count(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = test_correct[leave].double().mean().item() if leave.any() else math.nan
-    return threshold, accuracy, float(leave.sum().item())
-
-
-@mistake(
-    "operating_point",
-    "strict_leave",
-    "lets a test sample leave only when its score is strictly beyond the threshold: a "
-    "sample leaves when score >= threshold (<= when lower is surer), as in "
-    "choose_threshold",
-)
-def operating_point_strict_leave(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores > threshold if higher_is_surer else test_scores < threshold
-    accuracy = test_correct[leave].double().mean().item() if leave.any() else math.nan
-    return threshold, accuracy, leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "ignores_direction",
-    "always lets the test samples with score >= threshold leave: with "
-    "higher_is_surer=False the samples with score <= threshold leave",
-)
-def operating_point_ignores_direction(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold
-    accuracy = test_correct[leave].double().mean().item() if leave.any() else math.nan
-    return threshold, accuracy, leave.double().mean().item()
-
-
-@mistake(
-    "operating_point",
-    "no_leavers_zero",
-    "gives an accuracy of 0 when no test sample leaves: the accuracy of nobody is "
-    "undefined, return float('nan') then (the share is 0)",
-)
-def operating_point_no_leavers_zero(
-    val_scores, val_correct, test_scores, test_correct, target_accuracy, higher_is_surer=True
-):
-    threshold = choose_threshold(val_scores, val_correct, target_accuracy, higher_is_surer)
-    leave = test_scores >= threshold if higher_is_surer else test_scores <= threshold
-    accuracy = (test_correct & leave).double().sum().item() / max(int(leave.sum()), 1)
-    return threshold, accuracy, leave.double().mean().item()

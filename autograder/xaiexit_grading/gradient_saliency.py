@@ -44,6 +44,28 @@ _snapshot, _check_hygiene = _grader.snapshot, _grader.check_hygiene
 _diagnose, _compare = _grader.diagnose, _grader.compare
 
 
+# --- rules every model-based exercise follows ----------------------------------------------
+
+
+def _int_target_works(name: str, check) -> None:
+    """Run ``check()``, a comparison with an int ``target``; a crash there (after the same
+    function passed with a tensor target) is the int-target mistake."""
+    try:
+        check()
+    except GradingError as error:
+        if not str(error).startswith(f"{name} raised "):
+            raise
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'int_target')} ({error})") from None
+
+
+def _gives_the_model_back(name: str, fn, *rest) -> None:
+    """Hand ``fn`` a CNN in training mode: afterwards it must be in training mode again."""
+    model, x = _cnn(), torch.rand(2, 3, 16, 16)
+    call(fn, name, model, x, *rest)
+    if not all(module.training for module in model.modules()):
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'mode_not_restored')}")
+
+
 # --- test models and inputs ----------------------------------------------------------------
 
 
@@ -82,9 +104,11 @@ def check_vanilla_gradient(fn) -> None:
         _compare(name, name, fn, (cnn, x, target), expected, "on a CNN with one target per sample")
         # one int target for the whole batch, and a batch of one
         expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x, 1)
-        _compare(name, name, fn, (cnn, x, 1), expected, "with an int target")
+        _int_target_works(name, lambda: _compare(name, name, fn, (cnn, x, 1), expected, "with an int target"))
         expected = saliency.vanilla_gradient(copy.deepcopy(cnn), x[:1], torch.tensor([2]))
         _compare(name, name, fn, (cnn, x[:1], torch.tensor([2])), expected, "on a batch of one image")
+        # a model handed over in training mode goes back in training mode
+        _gives_the_model_back(name, fn, torch.tensor([0, 1]))
 
 
 # --- 2. to_heatmap -------------------------------------------------------------------------
@@ -139,7 +163,8 @@ def check_gradient_x_input(fn) -> None:
         expected = saliency.gradient_x_input(copy.deepcopy(cnn), x, target)
         _compare(name, name, fn, (cnn, x, target), expected, "on a CNN with one target per sample")
         expected = saliency.gradient_x_input(copy.deepcopy(cnn), x, 0)
-        _compare(name, name, fn, (cnn, x, 0), expected, "with an int target")
+        _int_target_works(name, lambda: _compare(name, name, fn, (cnn, x, 0), expected, "with an int target"))
+        _gives_the_model_back(name, fn, torch.tensor([0, 1]))
 
 
 # --- 4. smoothgrad -------------------------------------------------------------------------
@@ -223,7 +248,14 @@ def check_smoothgrad(fn) -> None:
         target = torch.tensor([0, 1, 1])
         expected = linear[1].weight.detach()[target].view_as(x).abs()
         model, xc = copy.deepcopy(linear), x.clone()
-        out = expect_tensor(call(fn, name, model, xc, target, 8, 0.3), name, x.shape, like=x)
+        try:
+            out = call(fn, name, model, xc, target, 8, 0.3)
+        except GradingError as error:
+            # sigma (B,) times noise (B, C, H, W): broadcasting fails at the last dimension
+            if "must match the size" in str(error) and "non-singleton dimension 3" in str(error):
+                raise GradingError(f"{name} {mistakes.message('smoothgrad', 'sigma_shape')} ({error})") from None
+            raise
+        out = expect_tensor(out, name, x.shape, like=x)
         if close(out, 8 * expected):
             raise GradingError(f"{name} {mistakes.message('smoothgrad', 'sum_not_mean')}")
         if not close(out, expected):
@@ -254,6 +286,7 @@ def check_smoothgrad(fn) -> None:
         before = _snapshot(cnn, x)
         expect_tensor(call(fn, name, cnn, x, 1, 4, 0.15), name, x.shape, like=x)
         _check_hygiene(name, cnn, x, before)
+        _gives_the_model_back(name, fn, 1, 2, 0.15)
 
 
 # --- 5. relevance_mass ---------------------------------------------------------------------

@@ -4,7 +4,9 @@ Every entry is a wrong implementation with the exercise's name and signature, pl
 message a learner gets when the hidden tests catch it. The hidden tests use the
 catalogue to *name* a mistake (when a wrong answer equals one of these functions'
 output, the message says which mistake it is); the test suite grades each one through
-nbgrader and checks that it loses exactly its exercise's points.
+nbgrader and checks that it loses exactly its exercise's points. ``visible`` is a phrase of
+the hint the exercise's *visible* test gives for the mistake, so the learner meets it while
+working (tests/test_visible_hints.py runs every mistake against the visible test cell).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = ["CATALOGUE", "Mistake", "mistake", "of", "message"]
     "softmax",
     "explains the softmax probability instead of the logit: take the gradient of the "
     "class score model(x)[:, target] itself, before any softmax",
+    visible="softmax probability",
 )
 def vanilla_gradient_softmax(model, x, target):
     model.eval()
@@ -42,6 +45,7 @@ def vanilla_gradient_softmax(model, x, target):
     "log_softmax",
     "explains the log-probability (log-softmax, as in the loss) instead of the logit: "
     "take the gradient of the class score model(x)[:, target] itself",
+    visible="log-probability",
 )
 def vanilla_gradient_log_softmax(model, x, target):
     model.eval()
@@ -52,7 +56,12 @@ def vanilla_gradient_log_softmax(model, x, target):
     return grad.abs()
 
 
-@mistake("vanilla_gradient", "signed", "returns the signed gradient: the saliency map is its absolute value, |dS/dx|")
+@mistake(
+    "vanilla_gradient",
+    "signed",
+    "returns the signed gradient: the saliency map is its absolute value, |dS/dx|",
+    visible="absolute value",
+)
 def vanilla_gradient_signed(model, x, target):
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -66,6 +75,7 @@ def vanilla_gradient_signed(model, x, target):
     "ignores_target",
     "explains the predicted class instead of `target`: pick each sample's score with "
     "model(x)[range(B), target] (or .gather) using the target you were given",
+    visible="predicted class",
 )
 def vanilla_gradient_ignores_target(model, x, target):
     model.eval()
@@ -80,6 +90,7 @@ def vanilla_gradient_ignores_target(model, x, target):
     "batch_mean",
     "the maps are divided by the batch size: add up the per-sample scores with .sum() "
     "(each score depends only on its own image), do not average them with .mean()",
+    visible="batch size",
 )
 def vanilla_gradient_batch_mean(model, x, target):
     model.eval()
@@ -95,6 +106,7 @@ def vanilla_gradient_batch_mean(model, x, target):
     "the model ran in training mode: call model.eval() before the forward pass "
     "(BatchNorm and Dropout behave differently while training)",
     matches_output=False,
+    visible="eval mode",
 )
 def vanilla_gradient_train_mode(model, x, target):
     x = x.detach().clone().requires_grad_(True)
@@ -109,6 +121,7 @@ def vanilla_gradient_train_mode(model, x, target):
     "leaves gradients in the model's parameters (p.grad is set after the call): use "
     "torch.autograd.grad(score, x), or call model.zero_grad() before returning",
     matches_output=False,
+    visible="parameters hold gradients",
 )
 def vanilla_gradient_grads_left(model, x, target):
     model.eval()
@@ -124,6 +137,7 @@ def vanilla_gradient_grads_left(model, x, target):
     "changes the caller's tensor x (it now requires grad or holds a .grad): work on a "
     "copy, x = x.detach().clone().requires_grad_(True)",
     matches_output=False,
+    visible="changed the caller's x",
 )
 def vanilla_gradient_modifies_input(model, x, target):
     model.eval()
@@ -134,6 +148,37 @@ def vanilla_gradient_modifies_input(model, x, target):
     return x.grad.abs()
 
 
+@mistake(
+    "vanilla_gradient",
+    "mode_not_restored",
+    "gives the model back in eval mode although it came in training mode: remember "
+    "model.training before switching to eval mode, and restore it before returning",
+    matches_output=False,
+    visible="mode it came in",
+)
+def vanilla_gradient_mode_not_restored(model, x, target):
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    target = torch.as_tensor(target).long().expand(x.shape[0])
+    (grad,) = torch.autograd.grad(model(x).gather(1, target[:, None]).sum(), x)
+    return grad.abs()
+
+
+@mistake(
+    "vanilla_gradient",
+    "int_target",
+    "fails when target is one int for the whole batch: turn it into a (B,) tensor first "
+    "(the same class for every image), then pick each image's score with it",
+    matches_output=False,
+    visible="one int",
+)
+def vanilla_gradient_int_target(model, x, target):
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x).gather(1, target[:, None]).sum(), x)  # an int has no [:, None]
+    return grad.abs()
+
+
 # --- 2. to_heatmap -----------------------------------------------------------------------
 
 
@@ -142,6 +187,7 @@ def vanilla_gradient_modifies_input(model, x, target):
     "no_abs",
     "takes the max of the signed values: a large negative attribution matters as much "
     "as a large positive one, so take the max of |attr| over channels",
+    visible="signed values",
 )
 def to_heatmap_no_abs(attr):
     heat = attr.detach().amax(dim=1)
@@ -154,6 +200,7 @@ def to_heatmap_no_abs(attr):
     "to_heatmap",
     "mean_channels",
     "averages |attr| over the channels: the heatmap takes the max of |attr| over channels (Simonyan et al.)",
+    visible="averages",
 )
 def to_heatmap_mean_channels(attr):
     heat = attr.detach().abs().mean(dim=1)
@@ -166,6 +213,7 @@ def to_heatmap_mean_channels(attr):
     "to_heatmap",
     "batch_scaling",
     "scales the whole batch together: scale each map on its own, with its own min and max",
+    visible="its own min and max",
 )
 def to_heatmap_batch_scaling(attr):
     heat = attr.detach().abs().amax(dim=1)
@@ -178,6 +226,7 @@ def to_heatmap_batch_scaling(attr):
     "max_only",
     "divides by the max without subtracting the min: scale each map with "
     "(m - min) / (max - min) so it spans exactly [0, 1]",
+    visible="subtract each map's minimum",
 )
 def to_heatmap_max_only(attr):
     heat = attr.detach().abs().amax(dim=1)
@@ -191,6 +240,7 @@ def to_heatmap_max_only(attr):
     "a constant map (for example all zeros) gives NaN: when max == min, divide by 1 "
     "instead so the map comes out all zeros",
     matches_output=False,
+    visible="all-zero heatmap",
 )
 def to_heatmap_constant_nan(attr):
     heat = attr.detach().abs().amax(dim=1)
@@ -202,7 +252,10 @@ def to_heatmap_constant_nan(attr):
 
 
 @mistake(
-    "gradient_x_input", "abs_gradient", "multiplies |gradient| by the input: gradient x input keeps the gradient's sign"
+    "gradient_x_input",
+    "abs_gradient",
+    "multiplies |gradient| by the input: gradient x input keeps the gradient's sign",
+    visible="gradient's sign",
 )
 def gradient_x_input_abs_gradient(model, x, target):
     model.eval()
@@ -216,6 +269,7 @@ def gradient_x_input_abs_gradient(model, x, target):
     "gradient_x_input",
     "abs_result",
     "returns |gradient x input|: keep the sign, it says whether a pixel raises or lowers the score",
+    visible="sign of the product",
 )
 def gradient_x_input_abs_result(model, x, target):
     model.eval()
@@ -226,7 +280,10 @@ def gradient_x_input_abs_result(model, x, target):
 
 
 @mistake(
-    "gradient_x_input", "gradient_only", "returns the gradient alone: multiply it by the input, element by element"
+    "gradient_x_input",
+    "gradient_only",
+    "returns the gradient alone: multiply it by the input, element by element",
+    visible="gradient alone",
 )
 def gradient_x_input_gradient_only(model, x, target):
     model.eval()
@@ -241,6 +298,7 @@ def gradient_x_input_gradient_only(model, x, target):
     "softmax",
     "explains the softmax probability instead of the logit: take the gradient of the "
     "class score model(x)[:, target] itself, before any softmax",
+    visible="softmax probability",
 )
 def gradient_x_input_softmax(model, x, target):
     model.eval()
@@ -270,6 +328,7 @@ def _abs_gradient(model, x, target):
     "the noise level is used as an absolute standard deviation: it is relative, "
     "sigma = noise * (x.max() - x.min()) of each image",
     matches_output=False,
+    visible="absolute standard deviation",
 )
 def smoothgrad_absolute_noise(model, x, target, n=50, noise=0.15):
     total = torch.zeros_like(x)
@@ -284,6 +343,7 @@ def smoothgrad_absolute_noise(model, x, target, n=50, noise=0.15):
     "sigma comes from the value range of the whole batch: use each image's own range, "
     "x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3))",
     matches_output=False,
+    visible="whole batch",
 )
 def smoothgrad_batch_range(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.max() - x.min())
@@ -298,6 +358,7 @@ def smoothgrad_batch_range(model, x, target, n=50, noise=0.15):
     "no_noise",
     "the noisy copies carry no noise: add sigma * torch.randn_like(x) to x",
     matches_output=False,
+    visible="no noise",
 )
 def smoothgrad_no_noise(model, x, target, n=50, noise=0.15):
     total = torch.zeros_like(x)
@@ -311,6 +372,7 @@ def smoothgrad_no_noise(model, x, target, n=50, noise=0.15):
     "uniform_noise",
     "the noise is not Gaussian with mean 0: draw it with torch.randn_like(x), not torch.rand_like(x)",
     matches_output=False,
+    visible="Gaussian",
 )
 def smoothgrad_uniform_noise(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
@@ -326,6 +388,7 @@ def smoothgrad_uniform_noise(model, x, target, n=50, noise=0.15):
     "takes |.| after averaging: average the absolute gradients of the noisy copies "
     "(your vanilla_gradient), the gradients' signs must not cancel",
     matches_output=False,
+    visible="after averaging",
 )
 def smoothgrad_abs_of_mean(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
@@ -344,6 +407,7 @@ def smoothgrad_abs_of_mean(model, x, target, n=50, noise=0.15):
     "sum_not_mean",
     "adds up the n gradients without dividing by n: SmoothGrad is their mean",
     matches_output=False,
+    visible="not their sum",
 )
 def smoothgrad_sum_not_mean(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
@@ -359,6 +423,7 @@ def smoothgrad_sum_not_mean(model, x, target, n=50, noise=0.15):
     "every image in the batch gets the same noise pattern: draw the noise with the "
     "batch's full shape, torch.randn_like(x)",
     matches_output=False,
+    visible="same noise pattern",
 )
 def smoothgrad_shared_noise(model, x, target, n=50, noise=0.15):
     sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
@@ -366,6 +431,22 @@ def smoothgrad_shared_noise(model, x, target, n=50, noise=0.15):
     for _ in range(n):
         eps = torch.randn_like(x[:1])  # one draw, broadcast over the batch
         total += _abs_gradient(model, x + sigma.view(-1, 1, 1, 1) * eps, target)
+    return total / n
+
+
+@mistake(
+    "smoothgrad",
+    "sigma_shape",
+    "multiplies the (B,) tensor sigma with noise shaped (B, C, H, W), which fails (or "
+    "scales the wrong dimension): give sigma the shape (B, 1, 1, 1) so each image gets its own",
+    matches_output=False,
+    visible="(B, 1, 1, 1)",
+)
+def smoothgrad_sigma_shape(model, x, target, n=50, noise=0.15):
+    sigma = noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+    total = torch.zeros_like(x)
+    for _ in range(n):
+        total += _abs_gradient(model, x + sigma * torch.randn_like(x), target)
     return total / n
 
 
@@ -377,6 +458,7 @@ def smoothgrad_shared_noise(model, x, target, n=50, noise=0.15):
     "mean_inside",
     "compares average saliency inside the mask with the average over the image: "
     "relevance mass is the *sum* inside the mask divided by the total sum",
+    visible="mean inside",
 )
 def relevance_mass_mean_inside(heatmap, mask):
     heat = heatmap.abs()
@@ -389,13 +471,19 @@ def relevance_mass_mean_inside(heatmap, mask):
     "batch_total",
     "returns one number for the whole batch: sum over each map's pixels only, dim=(1, 2), to get one share per sample",
     matches_output=False,
+    visible="one value per image",
 )
 def relevance_mass_batch_total(heatmap, mask):
     heat = heatmap.abs()
     return (heat * mask).sum() / heat.sum()
 
 
-@mistake("relevance_mass", "outside", "measures the share outside the mask: True in the mask marks the object")
+@mistake(
+    "relevance_mass",
+    "outside",
+    "measures the share outside the mask: True in the mask marks the object",
+    visible="share outside",
+)
 def relevance_mass_outside(heatmap, mask):
     heat = heatmap.abs()
     total = heat.sum(dim=(1, 2))
@@ -406,13 +494,20 @@ def relevance_mass_outside(heatmap, mask):
     "relevance_mass",
     "no_abs",
     "uses the signed heatmap: measure the share of |heatmap|, so negative values count as saliency too",
+    visible="absolute value",
 )
 def relevance_mass_no_abs(heatmap, mask):
     total = heatmap.sum(dim=(1, 2))
     return (heatmap * mask).sum(dim=(1, 2)) / torch.where(total != 0, total, torch.ones_like(total))
 
 
-@mistake("relevance_mass", "zero_map_nan", "an all-zero map gives NaN (0 / 0): return 0 for it", matches_output=False)
+@mistake(
+    "relevance_mass",
+    "zero_map_nan",
+    "an all-zero map gives NaN (0 / 0): return 0 for it",
+    matches_output=False,
+    visible="all-zero map",
+)
 def relevance_mass_zero_map_nan(heatmap, mask):
     heat = heatmap.abs()
     return (heat * mask).sum(dim=(1, 2)) / heat.sum(dim=(1, 2))

@@ -9,6 +9,7 @@ next cell runs, as when grading.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,7 +127,15 @@ def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
         interrupt_on_timeout=True,
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
-    with scoped_environ(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1"):
+    with (
+        scoped_environ(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1"),
+        tempfile.TemporaryDirectory(prefix="xaiexit-check-") as sockets,
+    ):
+        # the kernel talks to this process over local sockets in a private folder, not TCP
+        # (no open port, and no "running over TCP without encryption" warning)
+        client.km = client.kernel_manager_class(
+            kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel")
+        )
         try:
             client.execute()
         except DeadKernelError:

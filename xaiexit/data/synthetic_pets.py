@@ -3,9 +3,22 @@
 Every image shows one cat or one dog on a cluttered background. Because the scene is
 drawn, everything about it is known exactly:
 
-* the class (``labels``: 0 = cat, 1 = dog), decided by **shape only** (pointed upright
-  ears and a long curled tail for cats; floppy ears, a long snout, long legs and a
-  short bushy tail for dogs). Pet colours come from one distribution for both classes;
+* the class (``labels``: 0 = cat, 1 = dog) and where its evidence lies (``evidence``):
+
+  - ``"shape"`` (the default): pointed upright ears and a long curled tail for cats;
+    floppy ears, a long snout, long legs and a short bushy tail for dogs. Coat colours
+    come from one palette for both classes, so the colour says nothing;
+  - ``"colour"``: the coat colour, drawn from two overlapping class palettes, fills the
+    flat interior: the shared palette tinted warm for cats and cool for dogs, so that a
+    cat's tinted blue-grey is still cooler than a dog's tinted ginger and the tint must
+    be read against the colour it tints. The silhouette is drawn independently of the
+    class and the rim keeps the untinted colour, so shape and outline say nothing;
+  - ``"both"``: the silhouette and the coat colour both follow the class;
+
+* what a part of the picture does for the class: :meth:`SyntheticPets.counterfactual`
+  redraws one part (the coat, the rim, the shape or the background) as the other class
+  would have it and keeps everything else, so the change of a model's logit is a causal
+  measure of that part's evidence;
 * which pixels show the pet (``masks``) and an Oxford-IIIT-Pet-style trimap
   (``trimaps``: 1 pet, 2 background, 3 a thin unclassified band along the outline);
 * how hard the image is, factor by factor (``factors``), and overall (``difficulty``).
@@ -39,28 +52,23 @@ depend on ``n``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from xaiexit.data._pet_drawing import PET_EXTENT, Pose, silhouettes
-from xaiexit.data._shapes import dilate, ellipse, erode, strip
+from xaiexit.data._pet_scene import _render
+from xaiexit.data._shapes import dilate, erode
 
 CLASSES = ("cat", "dog")
 FACTOR_NAMES = ("contrast", "darkness", "size", "occlusion", "noise")
+#: where the class evidence lies, see the module docstring
+EVIDENCE = ("shape", "colour", "both")
+#: the parts :meth:`SyntheticPets.counterfactual` can redraw as the other class would have them
+PARTS = ("coat", "rim", "shape", "background", "class")
 #: split name -> (stream id, default number of images)
 SPLITS = {"train": (0, 2000), "val": (1, 500), "test": (2, 500)}
 #: Smallest image side: below it a small pet's ears and tail are under a pixel wide.
 MIN_SIZE = 32
-
-# --- how the factors act; each pair is (value at factor 0, value at factor 1) ---------
-PET_SCALE = (0.30, 0.13)  # one pet unit, as a fraction of the image side
-COLOUR_DISTANCE = (0.62, 0.08)  # RGB distance between pet and background colour
-BRIGHTNESS = (1.0, 0.18)  # the scene is multiplied by this
-NOISE_STD = (0.0, 0.2)  # standard deviation of the added Gaussian noise
-OCCLUDER_WIDTH = (0.0, 1.6)  # width of the occluding post, in pet units
 
 # --- how the factors are drawn: Beta(a, b) each; occlusion only sometimes ------------
 FACTOR_PRIORS = {
@@ -71,38 +79,6 @@ FACTOR_PRIORS = {
     "noise": (0.6, 4.0),
 }
 P_OCCLUDED = 0.4  # fraction of images with an occluder at all
-
-#: Pet coat colours (RGB in [0, 1]): black, white, grey, ginger, brown, cream, blue-grey.
-PET_PALETTE = np.array(
-    [
-        [0.12, 0.10, 0.10],
-        [0.92, 0.90, 0.86],
-        [0.50, 0.50, 0.52],
-        [0.85, 0.50, 0.20],
-        [0.48, 0.30, 0.17],
-        [0.90, 0.80, 0.60],
-        [0.42, 0.48, 0.58],
-    ],
-    dtype=np.float32,
-)
-
-N_BLOBS = 5  # clutter ellipses per background
-CLUTTER_DISTANCE = (0.08, 0.25)  # RGB distance of clutter colours from the background colour
-P_COAT_BLOB = 0.1  # chance that a clutter blob takes a coat colour (a distractor)
-N_UNIFORMS = 160  # length of each scene's vector of uniform random numbers
-MAX_ROTATION = math.radians(15.0)
-# Figures are drawn like cartoons: a flat fill inside a thin, darker rim. The rim gives
-# a small CNN an edge to hold on to whatever the colours; half the blobs get one too,
-# so "has a rim" does not give the pet away.
-OUTLINE = True
-OUTLINE_SHADE = 0.45  # rim colour = this times the fill colour
-P_BLOB_OUTLINE = 0.5  # chance that a clutter blob has a rim
-CHUNK = 256  # images rendered at once (bounds memory for large sizes)
-
-
-def lerp(pair: tuple[float, float], t):
-    """Linear interpolation ``pair[0] + t * (pair[1] - pair[0])`` (``t`` may be an array)."""
-    return pair[0] + t * (pair[1] - pair[0])
 
 
 def band_radius(size: int) -> float:
@@ -159,7 +135,8 @@ def difficulty_from_factors(factors: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _stream(seed: int, split_id: int, index: int, purpose: int) -> np.random.Generator:
-    """The generator for one purpose (0 = label and factors, 1 = scene) of one image."""
+    """The generator for one purpose of one image: 0 = label and factors, 1 = scene,
+    2 = the silhouette when it does not follow the class, 3 = counterfactual draws."""
     return np.random.default_rng(np.random.SeedSequence([seed, split_id, index], spawn_key=(purpose,)))
 
 
@@ -172,209 +149,15 @@ def _draw_label_and_factors(rng: np.random.Generator) -> tuple[int, dict[str, fl
     return label, factors
 
 
-class _Uniforms:
-    """Hands out the columns of a ``(N, k)`` table of U(0, 1) numbers, in order.
-
-    Each scene is a fixed-length vector of uniform numbers; naming the columns as they
-    are used keeps the drawing code readable and every image's randomness separate.
-    """
-
-    def __init__(self, table: np.ndarray) -> None:
-        self.table = table
-        self.used = 0
-
-    def take(self, k: int) -> np.ndarray:
-        """The next ``k`` columns, shape (N, k)."""
-        if self.used + k > self.table.shape[1]:
-            raise RuntimeError("scene needs more random numbers than N_UNIFORMS; increase it")
-        columns = self.table[:, self.used : self.used + k]
-        self.used += k
-        return columns
-
-    def uniform(self, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-        """One number per image from U(low, high), shape (N, 1, 1) to broadcast over pixels."""
-        return (low + (high - low) * self.take(1))[:, :, None]
-
-
-# --------------------------------------------------------------------------------------
-# Colours
-# --------------------------------------------------------------------------------------
-
-
-def _direction(draws: _Uniforms) -> np.ndarray:
-    """A random unit vector in RGB space per image, shape (N, 3)."""
-    vector = 2.0 * draws.take(3) - 1.0
-    return vector / np.maximum(np.linalg.norm(vector, axis=1, keepdims=True), 1e-6)
-
-
-def _palette_colour(draws: _Uniforms) -> np.ndarray:
-    """A coat colour from :data:`PET_PALETTE` with a little jitter, shape (N, 3)."""
-    index = np.minimum((draws.take(1)[:, 0] * len(PET_PALETTE)).astype(int), len(PET_PALETTE) - 1)
-    return np.clip(PET_PALETTE[index] + 0.12 * (draws.take(3) - 0.5), 0.0, 1.0)
-
-
-def _colour_near(base: np.ndarray, draws: _Uniforms, low: float, high: float) -> np.ndarray:
-    """``base`` moved a random distance in ``[low, high]`` in a random direction, clipped."""
-    distance = low + (high - low) * draws.take(1)
-    return np.clip(base + distance * _direction(draws), 0.0, 1.0)
-
-
-def _background_colour(pet: np.ndarray, distance: np.ndarray, draws: _Uniforms) -> np.ndarray:
-    """A background colour ``distance`` away from ``pet``, towards the far end of brightness.
-
-    A dark pet gets a lighter background and a light pet a darker one, as in a photo
-    with good contrast. The step points away from the pet's grey level, tilted a little
-    towards a random hue, and is clipped to [0, 1].
-    """
-    away = np.where(pet.mean(axis=1, keepdims=True) < 0.5, 1.0, -1.0)
-    direction = away * np.ones(3) / np.sqrt(3) + 0.6 * _direction(draws)
-    offset = distance * direction / np.linalg.norm(direction, axis=1, keepdims=True)
-    return np.clip(pet + offset, 0.0, 1.0).astype(np.float32)
-
-
-def _paint(images: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
-    """Fill ``mask`` (N, H, W) of ``images`` (N, 3, H, W) with one colour (N, 3) per image."""
-    np.copyto(images, colour[:, :, None, None].astype(images.dtype), where=mask[:, None])
-
-
-# --------------------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------------------
-
-
-def _rim(masks: np.ndarray, size: int) -> np.ndarray:
-    """The outermost pixels of each mask: a line about ``size / 64`` pixels wide."""
-    return masks & ~erode(masks, max(1.0, size / 64))
-
-
-def _clutter(images: np.ndarray, x, y, size: int, background: np.ndarray, draws: _Uniforms) -> None:
-    """Shading, blobs, a stripe patch and a pet-coloured distractor on the background."""
-    # gentle light gradient: a long sine wave across the scene
-    amplitude, period = draws.uniform(0.0, 0.08), draws.uniform(0.7, 2.0) * size
-    angle, phase = draws.uniform(0.0, 2 * np.pi), draws.uniform(0.0, 2 * np.pi)
-    wave = amplitude * np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / period + phase)
-    images += wave[:, None]
-
-    # flat blobs of varied colours, some thin like sticks, some in coat colours
-    for _ in range(N_BLOBS):
-        present = draws.uniform() < 0.75
-        center = (draws.uniform(0, size), draws.uniform(0, size))
-        axes = (draws.uniform(0.04, 0.25) * size, draws.uniform(0.04, 0.14) * size)
-        blob = present & ellipse(x, y, center, axes, draws.uniform(0.0, np.pi))
-        near = _colour_near(background, draws, *CLUTTER_DISTANCE)
-        coat = _palette_colour(draws)
-        use_coat = draws.take(1) < P_COAT_BLOB
-        colour = np.where(use_coat, coat, near)
-        _paint(images, blob, colour)
-        if OUTLINE:
-            _paint(images, (draws.uniform() < P_BLOB_OUTLINE) & _rim(blob, size), OUTLINE_SHADE * colour)
-
-    # a patch of stripes on one side of a random line
-    present = draws.uniform() < 0.4
-    angle, period = draws.uniform(0.0, np.pi), draws.uniform(0.08, 0.2) * size
-    phase = draws.uniform(0.0, 2 * np.pi)
-    side_angle = draws.uniform(0.0, 2 * np.pi)
-    px, py = draws.uniform(0, size), draws.uniform(0, size)
-    waves = np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / period + phase) > 0.2
-    half_plane = (x - px) * np.cos(side_angle) + (y - py) * np.sin(side_angle) > 0
-    _paint(images, present & waves & half_plane, _colour_near(background, draws, *CLUTTER_DISTANCE))
-
-
-def _pet_frame(x, y, size: int, scale_factor: np.ndarray, draws: _Uniforms):
-    """Pet position, scale, rotation and mirroring; returns pet coordinates ``u, v``."""
-    unit = lerp(PET_SCALE, scale_factor) * size  # pixels per pet unit
-    u_min, u_max, v_min, v_max = PET_EXTENT
-    reach = max(-u_min, u_max) * unit  # the pet may face either way
-    cx = reach + draws.uniform() * np.maximum(size - 2 * reach, 0.0)
-    cy = -v_min * unit + draws.uniform() * np.maximum(size - (v_max - v_min) * unit, 0.0)
-    angle = draws.uniform(-MAX_ROTATION, MAX_ROTATION)
-    mirror = np.where(draws.uniform() < 0.5, -1.0, 1.0)
-    dx, dy = (x - cx) / unit, (y - cy) / unit
-    u = (dx * np.cos(angle) + dy * np.sin(angle)) * mirror
-    v = -dx * np.sin(angle) + dy * np.cos(angle)
-    return u.astype(np.float32), v.astype(np.float32), (cx, cy, unit)
-
-
-def _draw_pose(draws: _Uniforms) -> Pose:
-    return Pose(
-        aspect=draws.uniform(0.9, 1.1),
-        head_du=draws.uniform(-0.06, 0.06),
-        head_dv=draws.uniform(-0.06, 0.06),
-        tail_angle=draws.uniform(-0.35, 0.35),
-        front_swing=draws.uniform(-0.12, 0.12),
-        back_swing=draws.uniform(-0.12, 0.12),
-    )
-
-
-def _render_chunk(
-    labels: np.ndarray, factors: dict[str, np.ndarray], table: np.ndarray, noise: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw a chunk of scenes.
-
-    Parameters
-    ----------
-    labels : ndarray of int, shape (N,)
-    factors : dict of str to ndarray, each shape (N,)
-    table : ndarray, shape (N, N_UNIFORMS)
-        Each scene's uniform random numbers.
-    noise : ndarray of float32, shape (N, 3, size, size)
-        Standard normal noise, scaled by the noise factor here.
-    size : int
-
-    Returns
-    -------
-    images : ndarray of float32, shape (N, 3, size, size), in [0, 1]
-    masks : ndarray of bool, shape (N, size, size)
-    """
-    draws = _Uniforms(table)
-    f = {name: np.asarray(value, dtype=np.float32)[:, None, None] for name, value in factors.items()}
-    y, x = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5)[:, None]  # each (1, H, W)
-
-    pet_colour = _palette_colour(draws)
-    background = _background_colour(pet_colour, lerp(COLOUR_DISTANCE, f["contrast"][:, :, 0]), draws)
-    images = np.broadcast_to(background[:, :, None, None], (len(labels), 3, size, size)).copy()
-    _clutter(images, x, y, size, background, draws)
-
-    u, v, (cx, cy, unit) = _pet_frame(x, y, size, f["size"], draws)
-    pet = silhouettes(u, v, labels, _draw_pose(draws))
-    _paint(images, pet, pet_colour)
-    if OUTLINE:
-        _paint(images, _rim(pet, size), OUTLINE_SHADE * pet_colour)
-
-    post_center = (cx + draws.uniform(-0.9, 0.9) * unit, cy)
-    post = strip(x, y, post_center, lerp(OCCLUDER_WIDTH, f["occlusion"]) * unit, draws.uniform(-0.35, 0.35))
-    _paint(images, post, _colour_near(background, draws, 0.1, 0.45))
-
-    images *= lerp(BRIGHTNESS, f["darkness"])[:, None]
-    images += lerp(NOISE_STD, f["noise"])[:, None] * noise
-    np.clip(images, 0.0, 1.0, out=images)
-    return images.astype(np.float32), pet & ~post
-
-
-def _render(
-    labels: np.ndarray, factors: dict[str, np.ndarray], scene_rngs: list[np.random.Generator], size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render all scenes, :data:`CHUNK` at a time; each scene draws from its own generator."""
-    n = len(labels)
-    images = np.empty((n, 3, size, size), dtype=np.float32)
-    masks = np.empty((n, size, size), dtype=bool)
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        rngs = scene_rngs[start:stop]
-        table = np.stack([rng.random(N_UNIFORMS, dtype=np.float32) for rng in rngs])
-        noise = np.stack([rng.standard_normal((3, size, size), dtype=np.float32) for rng in rngs])
-        chunk_factors = {name: value[start:stop] for name, value in factors.items()}
-        images[start:stop], masks[start:stop] = _render_chunk(labels[start:stop], chunk_factors, table, noise, size)
-    return images, masks
-
-
 # --------------------------------------------------------------------------------------
 # The dataset
 # --------------------------------------------------------------------------------------
 
 
-def _check_arguments(split: str, n: int | None, size: int, seed: int) -> int:
+def _check_arguments(split: str, n: int | None, size: int, seed: int, evidence: str) -> int:
     """Validate the constructor's arguments; return the number of images."""
+    if evidence not in EVIDENCE:
+        raise ValueError(f"unknown evidence {evidence!r}; choose one of {', '.join(repr(e) for e in EVIDENCE)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(repr(s) for s in SPLITS)}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
@@ -399,7 +182,11 @@ class SyntheticPets(Dataset):
     size : int
         Image side in pixels, at least :data:`MIN_SIZE` (32).
     seed : int
-        Non-negative seed; the same ``(split, n, size, seed)`` gives bit-identical data.
+        Non-negative seed; the same ``(split, n, size, seed, evidence)`` gives bit-identical
+        data.
+    evidence : {"shape", "colour", "both"}
+        Where the class lives: the silhouette (default), the coat colour of the flat
+        interior, or both. See the module docstring.
 
     Attributes
     ----------
@@ -419,6 +206,10 @@ class SyntheticPets(Dataset):
         The mean of the five factors.
     classes : tuple of str
         ``("cat", "dog")``.
+    shapes : Tensor, int64, shape (N,)
+        The silhouette drawn, 0 = cat, 1 = dog: the label unless ``evidence="colour"``.
+    tints : Tensor, float32, shape (N,)
+        The coat's tint, +1 warm (cat), -1 cool (dog), 0 none (``evidence="shape"``).
 
     Examples
     --------
@@ -431,6 +222,18 @@ class SyntheticPets(Dataset):
     >>> ds
     SyntheticPets(split='val', n=8, size=64, seed=0)
 
+    With the class in the coat's colour, the silhouette is drawn independently of it:
+
+    >>> colour = SyntheticPets("val", n=200, evidence="colour")
+    >>> 0.35 < float((colour.shapes == colour.labels).float().mean()) < 0.65
+    True
+
+    The same scenes with the coat recoloured from the other class's palette:
+
+    >>> recoloured = colour.counterfactual("coat", index=[0, 1])
+    >>> recoloured.shape
+    torch.Size([2, 3, 64, 64])
+
     The same scene, only darker (the scene's own randomness is kept):
 
     >>> dark = ds.variant(0, darkness=1.0)
@@ -440,17 +243,24 @@ class SyntheticPets(Dataset):
 
     classes = CLASSES
 
-    def __init__(self, split: str = "train", n: int | None = None, size: int = 64, seed: int = 0) -> None:
-        self.n = _check_arguments(split, n, size, seed)
-        self.split, self.size, self.seed = split, int(size), int(seed)
+    def __init__(
+        self, split: str = "train", n: int | None = None, size: int = 64, seed: int = 0, evidence: str = "shape"
+    ) -> None:
+        self.n = _check_arguments(split, n, size, seed, evidence)
+        self.split, self.size, self.seed, self.evidence = split, int(size), int(seed), evidence
         self._split_id = SPLITS[split][0]
 
         labels, factors = self._draw_labels_and_factors()
-        images, masks = _render(labels, factors, [self._scene_rng(i) for i in range(self.n)], self.size)
+        shapes = np.array([self._shape_for(i, label) for i, label in enumerate(labels)], dtype=np.int64)
+        tints = np.array([self._tint_for(label) for label in labels], dtype=np.float32)
+        images, masks = _render(shapes, tints, factors, [self._scene_rng(i) for i in range(self.n)], self.size)
         trimaps = trimap_from_mask(masks, band_radius(self.size))
 
         self.images = torch.from_numpy(images)
         self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.shapes = torch.from_numpy(shapes)
+        self.tints = torch.from_numpy(tints)
+        self._factors_np = factors
         self.masks = torch.from_numpy(masks)
         self.trimaps = torch.from_numpy(trimaps)
         self.factors = {name: torch.from_numpy(value) for name, value in factors.items()}
@@ -467,6 +277,64 @@ class SyntheticPets(Dataset):
 
     def _scene_rng(self, index: int) -> np.random.Generator:
         return _stream(self.seed, self._split_id, index, purpose=1)
+
+    def _shape_for(self, index: int, label: int) -> int:
+        """The silhouette: the label, or an independent draw when only colour is evidence."""
+        if self.evidence == "colour":
+            return int(_stream(self.seed, self._split_id, index, purpose=2).integers(2))
+        return int(label)
+
+    def _tint_for(self, label: int) -> float:
+        """The coat's tint: warm for a cat, cool for a dog, none when colour is no evidence."""
+        return 0.0 if self.evidence == "shape" else (1.0 if label == 0 else -1.0)
+
+    def counterfactual(self, part: str, index=None, with_masks: bool = False):
+        """The images with one part redrawn as the other class would have it.
+
+        Everything else (position, pose, clutter, factors, noise) is kept, so the change
+        of a model's logit between ``images[i]`` and ``counterfactual(part)[i]`` measures
+        what that part of image ``i`` does for the model's decision.
+
+        Parameters
+        ----------
+        part : {"coat", "rim", "shape", "background", "class"}
+            ``"coat"``: the flat interior takes a colour drawn from the other class's
+            palette (with ``evidence="shape"`` both classes share one palette, so this is
+            a random recolouring); ``"rim"``: the outline takes the rim colour of such a
+            draw; ``"shape"``: the other class's silhouette, in the same pose and colours;
+            ``"background"``: a freshly drawn background and clutter behind the same pet;
+            ``"class"``: the other class in the same scene, all its evidence changed and
+            nothing else (the other silhouette where shape is evidence, the other tint of
+            the same coat colour where colour is), as :meth:`variant` with the other label.
+        index : int, sequence of int or None
+            Which images (default: all).
+        with_masks : bool
+            Also return the counterfactual scenes' pet masks.
+
+        Returns
+        -------
+        images : Tensor, float32, shape (len(index), 3, size, size)
+        masks : Tensor, bool, shape (len(index), size, size)
+            Only with ``with_masks=True``. They differ from ``masks`` where the silhouette
+            changed (``"shape"``, and ``"class"`` when shape is evidence).
+        """
+        if part not in PARTS:
+            raise ValueError(f"unknown part {part!r}; choose one of {', '.join(repr(p) for p in PARTS)}")
+        chosen = range(self.n) if index is None else np.atleast_1d(np.asarray(index, dtype=np.int64))
+        chosen = [range(self.n)[int(i)] for i in chosen]  # negative indices, IndexError
+        factors = {name: value[chosen] for name, value in self._factors_np.items()}
+        shapes, tints = self.shapes.numpy()[chosen], self.tints.numpy()[chosen]
+        scenes = [self._scene_rng(i) for i in chosen]
+        if part == "class":
+            other = 1 - self.labels.numpy()[chosen]
+            shapes = np.array([self._shape_for(i, label) for i, label in zip(chosen, other)], dtype=np.int64)
+            images, masks = _render(shapes, -tints, factors, scenes, self.size)
+        else:
+            fresh = [_stream(self.seed, self._split_id, i, purpose=3) for i in chosen]
+            images, masks = _render(shapes, tints, factors, scenes, self.size, change=part, fresh_rngs=fresh)
+        if with_masks:
+            return torch.from_numpy(images), torch.from_numpy(masks)
+        return torch.from_numpy(images)
 
     def __len__(self) -> int:
         return self.n
@@ -499,7 +367,8 @@ class SyntheticPets(Dataset):
         The scene (colours, clutter, position, pose, noise pattern) comes from the same
         random stream, so only what you change changes: ``variant(i, darkness=1.0)`` is
         the same picture in the dark, ``variant(i, label=1 - label)`` the same scene with
-        the other animal. This makes controlled experiments possible.
+        the other animal (its shape and coat tint as the evidence kind decides). This makes
+        controlled experiments possible.
 
         Parameters
         ----------
@@ -526,7 +395,11 @@ class SyntheticPets(Dataset):
         if label not in (0, 1):
             raise ValueError(f"label must be 0 (cat) or 1 (dog), got {label!r}")
         chosen = {name: np.array([factors.get(name, float(self.factors[name][index]))]) for name in FACTOR_NAMES}
-        images, masks = _render(np.array([label]), chosen, [self._scene_rng(index)], self.size)
+        shape = self._shape_for(index, label)
+        tint = self._tint_for(label)
+        images, masks = _render(
+            np.array([shape]), np.array([tint], dtype=np.float32), chosen, [self._scene_rng(index)], self.size
+        )
         trimap = trimap_from_mask(masks, band_radius(self.size))
         return {
             "image": torch.from_numpy(images[0]),
@@ -538,4 +411,5 @@ class SyntheticPets(Dataset):
         }
 
     def __repr__(self) -> str:
-        return f"SyntheticPets(split={self.split!r}, n={self.n}, size={self.size}, seed={self.seed})"
+        evidence = "" if self.evidence == "shape" else f", evidence={self.evidence!r}"
+        return f"SyntheticPets(split={self.split!r}, n={self.n}, size={self.size}, seed={self.seed}{evidence})"

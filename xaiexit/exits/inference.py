@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from xaiexit.exits.exit_saliency import exit_maps
+from xaiexit.exits.exit_saliency import INPUT_METHODS, SMOOTHGRAD_NOISE, SMOOTHGRAD_SAMPLES, _smoothgrad_map, exit_maps
 from xaiexit.exits.rules import ExitRule, scores_at_exits
 from xaiexit.exits.thresholds import exits_from_scores
 from xaiexit.models.early_exit import EarlyExitCNN
@@ -25,7 +25,6 @@ def _check_thresholds(model_exits: int, thresholds: Sequence[float], temperature
     return [float(t) for t in temperatures]
 
 
-@torch.no_grad()
 def predict_with_exits(
     model: EarlyExitCNN,
     x: torch.Tensor,
@@ -47,8 +46,10 @@ def predict_with_exits(
     rule : ExitRule
         Decides at each side exit who leaves (``rule.exits(logits, threshold)``). A
         saliency rule gets each exit's map too, computed only for the samples still in the
-        batch (and the previous exit's map, for a coherence rule). A rule that needs the
-        final exit's map (``rule.needs_final_exit``) cannot decide early and is refused.
+        batch (and the previous exit's map, for a coherence rule); a gradient map is the
+        backward pass from the exit's logit to those samples' input pixels (SmoothGrad: its
+        noisy copies run up to the exit). A rule that needs the final exit's map
+        (``rule.needs_final_exit``) cannot decide early and is refused.
     thresholds : sequence of float
         One per side exit (``model.num_exits - 1``); the final exit takes everyone left.
     temperatures : sequence of float, optional
@@ -81,32 +82,51 @@ def predict_with_exits(
     remaining = torch.arange(batch, device=x.device)  # original index of each row of h
     was_training = model.training
     model.eval()
+    on_input = rule.saliency == "gradient"  # the backward pass reaches the image: keep the graph from it
     try:
-        h, k, previous = x, 0, None
-        heads = list(model.exits.values())
-        for i, block in enumerate(model.features, start=1):
-            h = block(h)
-            if i not in model.exit_blocks:
-                continue
-            if k == model.num_exits - 1:
-                logits = heads[k](h)
-                leave = torch.ones(len(h), dtype=torch.bool, device=x.device)
-            elif rule.saliency is None:
-                logits = heads[k](h)
-                leave = rule.exits(logits / temperatures[k], thresholds[k])
-            else:
-                logits, maps = exit_maps(heads[k], h, rule.saliency)
-                leave = rule.exits(logits / temperatures[k], thresholds[k], maps, previous).to(x.device)
-                previous = maps[~leave]
-            predictions[remaining[leave]] = logits[leave].argmax(dim=1)
-            exit_index[remaining[leave]] = k
-            remaining, h = remaining[~leave], h[~leave]
-            k += 1
-            if len(remaining) == 0:
-                break
+        with torch.set_grad_enabled(on_input):
+            leaf = x.detach().requires_grad_(on_input)
+            h, k, previous = leaf, 0, None
+            heads = list(model.exits.values())
+            for i, block in enumerate(model.features, start=1):
+                h = block(h)
+                if i not in model.exit_blocks:
+                    continue
+                if k == model.num_exits - 1:
+                    logits = heads[k](h).detach()
+                    leave = torch.ones(len(h), dtype=torch.bool, device=x.device)
+                elif rule.saliency is None:
+                    logits = heads[k](h).detach()
+                    leave = rule.exits(logits / temperatures[k], thresholds[k])
+                else:
+                    logits, maps = _exit_logits_and_maps(model, k, h, leaf, x[remaining], remaining, rule.saliency)
+                    leave = rule.exits(logits / temperatures[k], thresholds[k], maps, previous).to(x.device)
+                    previous = maps[~leave]
+                predictions[remaining[leave]] = logits[leave].argmax(dim=1)
+                exit_index[remaining[leave]] = k
+                remaining, h = remaining[~leave], h[~leave]
+                k += 1
+                if len(remaining) == 0:
+                    break
     finally:
         model.train(was_training)
     return predictions, exit_index
+
+
+def _exit_logits_and_maps(model, k, h, leaf, x_here, rows, method):
+    """Exit ``k``'s logits and maps for the samples still in the batch (``rows`` of the
+    original batch, whose features are ``h`` and images ``x_here``)."""
+    head = list(model.exits.values())[k]
+    if method not in INPUT_METHODS:
+        return exit_maps(head, h.detach(), method)
+    logits = head(h)
+    predicted = logits.argmax(dim=1)
+    if method == "gradient":
+        (grad,) = torch.autograd.grad(logits.gather(1, predicted[:, None]).sum(), leaf, retain_graph=True)
+        return logits.detach(), grad[rows].abs().amax(dim=1)
+    generator = torch.Generator(device=x_here.device).manual_seed(0)
+    maps = _smoothgrad_map(model, k, x_here, predicted, SMOOTHGRAD_SAMPLES, SMOOTHGRAD_NOISE, generator)
+    return logits.detach(), maps.to(x_here.device)
 
 
 def simulate_exits(

@@ -9,7 +9,7 @@ import torch
 
 
 class Oracle(NamedTuple):
-    """``exit_index (N,)``: earliest correct exit (the final one when none is correct);
+    """``exit_index (N,)``: the earliest correct exit, or exit 0 when no exit is correct;
     ``correct (N,) bool``: whether that exit is right (some exit is);
     ``overthinking``: share of samples that an earlier exit gets right but the final exit
     gets wrong (Kaya et al.'s "destructive overthinking")."""
@@ -22,6 +22,16 @@ class Oracle(NamedTuple):
 def oracle_exits(logits_per_exit: Sequence[torch.Tensor], y: torch.Tensor) -> Oracle:
     """The best any exit rule could do, knowing the labels.
 
+    Every sample that some exit gets right goes to the earliest such exit; a sample that
+    no exit gets right goes to exit 0 (it is wrong wherever it leaves, so it leaves where
+    leaving is cheapest).
+
+    What it bounds: among all per-sample exit assignments (every threshold rule is one),
+    the oracle's accuracy ``correct.float().mean()`` is the largest reachable (the share of
+    samples some exit gets right), and when the costs of leaving do not decrease with the
+    exit index, its mean cost ``costs[exit_index].mean()`` is the least of any assignment
+    that reaches that accuracy. Cheaper assignments exist, at a lower accuracy.
+
     Parameters
     ----------
     logits_per_exit : list of (N, K) tensors
@@ -32,20 +42,17 @@ def oracle_exits(logits_per_exit: Sequence[torch.Tensor], y: torch.Tensor) -> Or
     Returns
     -------
     Oracle
-        See :class:`Oracle`. Its mean cost (``exit_costs(...)[exit_index].mean()``) is
-        the lower bound on compute at the oracle's accuracy (``correct.float().mean()``).
+        See :class:`Oracle`.
 
     Examples
     --------
-    >>> early = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
-    >>> final = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
-    >>> oracle_exits([early, final], torch.tensor([0, 1, 1]))
-    Oracle(exit_index=tensor([0, 0, 1]), correct=tensor([True, True, True]), overthinking=0.3333333333333333)
+    >>> early = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [2.0, 0.0]])
+    >>> final = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    >>> oracle_exits([early, final], torch.tensor([0, 1, 1, 1]))
+    Oracle(exit_index=tensor([0, 0, 1, 0]), correct=tensor([ True,  True,  True, False]), overthinking=0.25)
     """
     right = torch.stack([z.argmax(dim=1).cpu() == y.cpu() for z in logits_per_exit])  # (E, N)
     any_right = right.any(dim=0)
-    first_right = right.int().argmax(dim=0)  # first True; 0 when none is right
-    last = len(logits_per_exit) - 1
-    exit_index = torch.where(any_right, first_right, torch.full_like(first_right, last))
+    exit_index = right.int().argmax(dim=0)  # the first True; 0 when no exit is right
     overthinking = (right[:-1].any(dim=0) & ~right[-1]).double().mean().item()
     return Oracle(exit_index.long(), any_right, overthinking)

@@ -10,6 +10,10 @@ import torch
 
 from xaiexit.exits.rules import ExitRule, scores_at_exits
 
+#: an accuracy within this of the target reaches it: ``3 / 10`` and ``0.1 * 3`` differ in the
+#: last bit, and float rounding must not decide whether a cut is valid
+TARGET_TOLERANCE = 1e-9
+
 
 def choose_threshold(
     scores: torch.Tensor,
@@ -33,10 +37,12 @@ def choose_threshold(
     Returns
     -------
     threshold : float
-        The loosest threshold whose leaving samples reach ``target_accuracy``; when
-        none does, a threshold that lets nobody leave (``inf`` or ``-inf``). A score of
-        ``-inf`` (``inf`` when lower is surer) means "never leave" (a rule that cannot
-        decide there): it is never chosen as a threshold, so such samples never leave.
+        The loosest threshold whose leaving samples reach ``target_accuracy`` (an accuracy
+        at least ``target_accuracy - TARGET_TOLERANCE``, 1e-9, counts as reaching it);
+        when none does, or there are no samples, a threshold that lets nobody leave
+        (``inf``, or ``-inf`` when lower is surer). A score of ``-inf`` (``inf`` when lower
+        is surer) means "never leave" (a rule that cannot decide there): it is never chosen
+        as a threshold, so such samples never leave.
 
     Examples
     --------
@@ -56,7 +62,7 @@ def choose_threshold(
     last_of_tie = torch.ones(len(s), dtype=torch.bool)
     last_of_tie[:-1] = s[1:] != s[:-1]
     # the least sure value (-inf here) is a rule's "never leave": it is never a threshold
-    ok = (accuracy >= target_accuracy) & last_of_tie & (s > -math.inf)
+    ok = (accuracy >= target_accuracy - TARGET_TOLERANCE) & last_of_tie & (s > -math.inf)
     if not bool(ok.any()):
         return float("inf") * sign
     n = int(torch.nonzero(ok).max())

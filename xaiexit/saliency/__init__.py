@@ -23,7 +23,8 @@ Examples
 torch.Size([2, 64, 64])
 """
 
-from xaiexit.saliency import metrics, sanity
+from xaiexit.saliency import evidence, metrics, sanity
+from xaiexit.saliency.evidence import causal_effects, region_effects, region_shares_with_null
 from xaiexit.saliency.grad_cam import grad_cam
 from xaiexit.saliency.gradient import gradient_x_input, vanilla_gradient
 from xaiexit.saliency.heatmap import to_heatmap
@@ -40,6 +41,10 @@ __all__ = [
     "grad_cam",
     "occlusion",
     "to_heatmap",
+    "causal_effects",
+    "region_effects",
+    "region_shares_with_null",
+    "evidence",
     "metrics",
     "sanity",
 ]

@@ -35,10 +35,18 @@ def _pets_cnn_model() -> nn.Module:
     return SmallCNN(in_channels=3, num_classes=2, widths=(16, 32, 64))
 
 
-def _pets_data(split: str):
+def _pets_data(split: str, evidence: str = "shape"):
     from xaiexit.data import SyntheticPets
 
-    return SyntheticPets(split=split, size=64, seed=0)
+    return SyntheticPets(split=split, size=64, seed=0, evidence=evidence)
+
+
+def _colour_pets_data(split: str):
+    return _pets_data(split, evidence="colour")
+
+
+def _both_pets_data(split: str):
+    return _pets_data(split, evidence="both")
 
 
 def _faces_cnn_model() -> nn.Module:
@@ -221,6 +229,27 @@ RECIPES["pets_unet"] = Recipe(
     trainer=_train_pets_unet,
 )
 
+# pets_cnn where the class lives in the coat's colour, or in both colour and shape; with
+# the shape model, three training seeds each (same data, same hyper-parameters), so that a
+# claim about what a saliency method misses comes with its spread over trained networks.
+_EVIDENCE_DATA = {"shape": _pets_data, "colour": _colour_pets_data, "both": _both_pets_data}
+for _evidence, _data in _EVIDENCE_DATA.items():
+    for _seed in (0, 1, 2):
+        _name = "pets_cnn" + ("" if _evidence == "shape" else f"_{_evidence}") + (f"_seed{_seed}" if _seed else "")
+        if _name in RECIPES:
+            continue
+        RECIPES[_name] = Recipe(
+            name=_name,
+            description=RECIPES["pets_cnn"].description
+            + {"shape": "", "colour": ", the class in the coat's colour only", "both": ", shape and coat colour"}[
+                _evidence
+            ]
+            + (f"; training seed {_seed}" if _seed else ""),
+            build_model=_pets_cnn_model,
+            build_data=_data,
+            train_args=dict(RECIPES["pets_cnn"].train_args, seed=_seed),
+        )
+
 # The same recipe with two more training seeds (same data, same hyper-parameters): a
 # claim about exit rules must hold for more than one trained network.
 for _seed in (1, 2):
@@ -232,4 +261,19 @@ for _seed in (1, 2):
         train_args=dict(RECIPES["pets_early_exit"].train_args, seed=_seed),
         loss=_early_exit_loss,
     )
-del _seed, _base
+# The same early-exit network where the class lives in the coat's colour (the flat interior):
+# the setting where a saliency exit rule could suffer from gradients that go blind there.
+for _seed in (0, 1, 2):
+    _name = "pets_early_exit_colour" + (f"_seed{_seed}" if _seed else "")
+    RECIPES[_name] = Recipe(
+        name=_name,
+        description=RECIPES["pets_early_exit"].description.replace(
+            "SyntheticPets 64x64", "SyntheticPets 64x64 with the class in the coat's colour only"
+        )
+        + (f"; training seed {_seed}" if _seed else ""),
+        build_model=_pets_early_exit_model,
+        build_data=_colour_pets_data,
+        train_args=dict(RECIPES["pets_early_exit"].train_args, seed=_seed),
+        loss=_early_exit_loss,
+    )
+del _seed, _base, _evidence, _data, _name
