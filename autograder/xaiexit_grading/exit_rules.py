@@ -118,10 +118,10 @@ def _blobs(batch: int, height: int, width: int) -> torch.Tensor:
 # --- 1. auroc -----------------------------------------------------------------------------
 
 
-def _compare_number(name: str, fn, args: tuple, expected: float, case: str, crash_means: str | None = None) -> None:
-    """Call ``fn`` on copies of ``args``, check that it left them unchanged (naming an
-    in-place change of the scores), then compare its number with ``expected``, naming the
-    catalogued mistake whose output it equals."""
+def _call_on_copies(name: str, fn, args: tuple, case: str, crash_means: str | None):
+    """Call ``fn`` on copies of ``args``; a crash names ``crash_means`` (when given), and an
+    in-place change of the scores (``args[0]``) names that mistake, and any other change of
+    an argument is reported. Returns the output."""
     given = [copy.deepcopy(a) for a in args]
     try:
         out = call(fn, name, *given)
@@ -133,6 +133,14 @@ def _compare_number(name: str, fn, args: tuple, expected: float, case: str, cras
     if isinstance(args[0], torch.Tensor) and not torch.equal(args[0], given[0]):
         raise GradingError(f"{name} {mistakes.message(name, 'changes_scores')}")
     unchanged(name, args, given)
+    return out
+
+
+def _compare_number(name: str, fn, args: tuple, expected: float, case: str, crash_means: str | None = None) -> None:
+    """Call ``fn`` on copies of ``args``, check that it left them unchanged (naming an
+    in-place change of the scores), then compare its number with ``expected``, naming the
+    catalogued mistake whose output it equals."""
+    out = _call_on_copies(name, fn, args, case, crash_means)
     value = number(out, name)
     if not same_number(value, expected):
         _grader.name_mistake(name, name, args, lambda wrong: same_number(number(wrong, name), value))
@@ -536,17 +544,7 @@ def check_coherence_scores(fn) -> None:
 
 def _compare_threshold(name: str, fn, args: tuple, case: str, crash_means: str | None = None) -> None:
     expected = reference.choose_threshold(*args)
-    given = [copy.deepcopy(a) for a in args]
-    try:
-        out = call(fn, name, *given)
-    except GradingError as err:
-        if crash_means is None:
-            raise
-        detail = str(err)[len(name) :].strip()
-        raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
-    if not torch.equal(args[0], given[0]):
-        raise GradingError(f"{name} {mistakes.message(name, 'changes_scores')}")
-    unchanged(name, args, given)
+    out = _call_on_copies(name, fn, args, case, crash_means)
     value = number(out, name)
     if not same_number(value, expected):
         _grader.name_mistake(name, name, args, lambda wrong: same_number(number(wrong, name), value))
