@@ -126,6 +126,7 @@ def test_check_runs_edited_test_cells_as_released(tmp_path):
     path = tmp_path / f"{LESSON}.ipynb"
     nbformat.write(nb, path)
     result = run_cli("check", str(path))
+    assert f"checking the saved {path} " in result.stdout  # which copy it checked: a path outside the course
     assert re.search(r"FAILED\s+to_heatmap", result.stdout)
     assert "you edited the locked cell 'to_heatmap_test'" in result.stdout
 

@@ -533,6 +533,19 @@ def test_a_crash_on_a_pair_size_is_named():
     assert "TypeError" in str(info.value)
 
 
+def test_a_crash_on_an_int_size_is_named():
+    def pair_only(features, size):
+        h, w = size[0], size[1]  # TypeError for an int size: 'int' object is not subscriptable
+        H, W = features.shape[-2:]
+        top, left = (H - h) // 2, (W - w) // 2
+        return features[..., top : top + h, left : left + w]
+
+    with pytest.raises(GradingError) as info:
+        grading.check_center_crop(pair_only)
+    assert mistakes.message("center_crop", "int_size") in str(info.value)
+    assert "TypeError" in str(info.value)
+
+
 def test_an_iou_that_crashes_on_empty_masks_is_named():
     def divides(pred, target):
         p, t = pred != 0, target != 0

@@ -229,6 +229,45 @@ def test_the_early_exit_recipe_ships_with_two_more_training_seeds(name, seed, pe
     assert not torch.equal(model.state_dict()["features.block1.0.weight"], first)
 
 
+DIGITS = ["digits_early_exit", "digits_early_exit_seed1", "digits_early_exit_seed2"]
+
+
+@pytest.mark.parametrize("name", DIGITS)
+def test_shipped_digits_networks_match_their_metadata(name):
+    """Lesson 4's digits setting: each exit's test accuracy is what the metadata says, the
+    first exit is right only about half the time (the room a rule needs), the last nearly
+    always; each seed is a different network."""
+    from xaiexit.data import Digits
+    from xaiexit.exits import DIGITS_TRAINING
+    from xaiexit.models import SingleExit
+
+    model, meta, test = zoo.load(name), zoo.info(name), Digits("test")
+    assert meta["train_args"] == dict(DIGITS_TRAINING, seed=DIGITS.index(name)) and meta["loss"] == "early_exit_loss"
+    per_exit = [evaluate(SingleExit(model, k), test)["accuracy"] for k in range(model.num_exits)]
+    assert per_exit == pytest.approx(meta["metrics"]["test_accuracy_per_exit"], abs=1e-6)
+    assert 0.3 <= per_exit[0] <= 0.7 and per_exit[-1] >= 0.95, per_exit
+    if name != DIGITS[0]:
+        first = zoo.load(DIGITS[0]).state_dict()["features.block1.0.weight"]
+        assert not torch.equal(model.state_dict()["features.block1.0.weight"], first)
+
+
+def test_the_shipped_digits_network_is_what_train_digits_networks_makes():
+    """The recipe is ``train_digits_networks(Digits("train"), seeds=(seed,))``: retrained here,
+    seed 1 predicts what the shipped network predicts at every exit (floating-point sums may
+    differ between CPUs, so up to a few test images may flip)."""
+    from xaiexit.data import Digits
+    from xaiexit.exits import train_digits_networks
+    from xaiexit.models import SingleExit
+
+    test = Digits("test")
+    retrained, shipped = train_digits_networks(Digits("train"), seeds=(1,))[0], zoo.load("digits_early_exit_seed1")
+    for k in range(shipped.num_exits):
+        same = predict(SingleExit(retrained, k), test.images).argmax(1) == predict(
+            SingleExit(shipped, k), test.images
+        ).argmax(1)
+        assert same.double().mean() >= 0.98, (k, same.double().mean())
+
+
 SEGMENTATION = [
     "cells_unet",
     "cells_unet_seed1",

@@ -58,6 +58,7 @@ def _nll(logits, y, temperature):
     "mean_over_exits",
     "averages the exits' losses (divides by the number of exits): the joint loss is the "
     "weighted *sum* of the exits' cross-entropies, sum_n w_n * CE(z_n, y)",
+    visible="you averaged the exits' losses",
 )
 def early_exit_loss_mean_over_exits(logits_per_exit, y, weights=None):
     if weights is None:
@@ -71,6 +72,7 @@ def early_exit_loss_mean_over_exits(logits_per_exit, y, weights=None):
     "ignores_weights",
     "ignores the weights it is given: multiply each exit's cross-entropy by its weight "
     "w_n (all weights are 1 only when weights is None)",
+    visible="the weights are ignored",
 )
 def early_exit_loss_ignores_weights(logits_per_exit, y, weights=None):
     return sum(F.cross_entropy(z, y) for z in logits_per_exit)
@@ -79,8 +81,9 @@ def early_exit_loss_ignores_weights(logits_per_exit, y, weights=None):
 @mistake(
     "early_exit_loss",
     "softmax_first",
-    "applies softmax before F.cross_entropy, which expects raw logits (it applies "
-    "log_softmax itself): pass each exit's logits to F.cross_entropy unchanged",
+    "applies a softmax before the cross-entropy, which takes raw logits and applies the "
+    "log-softmax itself: give each exit's logits to the cross-entropy unchanged",
+    visible="a softmax of your own came before the cross-entropy",
 )
 def early_exit_loss_softmax_first(logits_per_exit, y, weights=None):
     if weights is None:
@@ -91,8 +94,10 @@ def early_exit_loss_softmax_first(logits_per_exit, y, weights=None):
 @mistake(
     "early_exit_loss",
     "nll_on_logits",
-    "uses F.nll_loss on the logits, but nll_loss expects log-probabilities: use "
-    "F.cross_entropy(z, y), which is nll_loss(log_softmax(z), y)",
+    "reads the logits as log-probabilities (a negative log-likelihood loss on raw logits "
+    "only picks -z_y): the cross-entropy is -ln softmax(z)_y, so the logits go through a "
+    "log-softmax first",
+    visible="read as log-probabilities",
 )
 def early_exit_loss_nll_on_logits(logits_per_exit, y, weights=None):
     if weights is None:
@@ -103,8 +108,8 @@ def early_exit_loss_nll_on_logits(logits_per_exit, y, weights=None):
 @mistake(
     "early_exit_loss",
     "batch_sum",
-    "adds up the cross-entropy over the batch (reduction='sum'): each exit's loss is the "
-    "*mean* over the batch, F.cross_entropy's default",
+    "adds up the cross-entropy over the batch: each exit's loss is the *mean* over the batch",
+    visible="you added the cross-entropy over the batch",
 )
 def early_exit_loss_batch_sum(logits_per_exit, y, weights=None):
     if weights is None:
@@ -115,10 +120,10 @@ def early_exit_loss_batch_sum(logits_per_exit, y, weights=None):
 @mistake(
     "early_exit_loss",
     "detached",
-    "returns a loss cut off from the autograd graph (built from .item() or "
-    "torch.tensor(...)): training needs its gradient, so add up the tensors themselves, "
-    "sum(w * F.cross_entropy(z, y) for ...)",
+    "returns a loss cut off from the autograd graph (built from Python numbers): training "
+    "needs its gradient, so add up the weighted losses as tensors",
     matches_output=False,
+    visible="cut off from the logits",
 )
 def early_exit_loss_detached(logits_per_exit, y, weights=None):
     if weights is None:
@@ -135,10 +140,11 @@ def early_exit_loss_detached(logits_per_exit, y, weights=None):
 @mistake(
     "entropy_score",
     "log_of_zero",
-    "gives NaN when a probability underflows to 0 (a very sure exit): torch.log(0) is "
-    "-inf and 0 * -inf is NaN. Take ln p from torch.log_softmax(logits, dim=1) instead "
-    "of torch.log(softmax(...))",
+    "gives NaN when a probability underflows to 0 (a very sure exit): the logarithm of 0 "
+    "is -inf, and 0 * -inf is NaN. Compute ln p_k from the logits directly, "
+    "z_k - logsumexp(z), never as the logarithm of a probability",
     matches_output=False,
+    visible="underflows to 0",
 )
 def entropy_score_log_of_zero(logits):
     p = torch.softmax(logits, dim=1)
@@ -148,10 +154,11 @@ def entropy_score_log_of_zero(logits):
 @mistake(
     "entropy_score",
     "masked_logit_nan",
-    "gives NaN for a logit of -inf (a masked class): there p = 0 and log_softmax is -inf, "
-    "and 0 * -inf is NaN. A term with p = 0 contributes 0: keep only the terms with "
-    "p > 0, e.g. torch.where(p > 0, p * log_p, torch.zeros_like(p))",
+    "gives NaN for a logit of -inf (a masked class): there p = 0 and ln p = -inf, and "
+    "0 * -inf is NaN. A term with p = 0 contributes its limit, 0: keep only the terms "
+    "with p > 0",
     matches_output=False,
+    visible="a masked class (logit -inf) gave nan",
 )
 def entropy_score_masked_logit_nan(logits):
     log_p = torch.log_softmax(logits, dim=1)
@@ -161,8 +168,8 @@ def entropy_score_masked_logit_nan(logits):
 @mistake(
     "entropy_score",
     "bits",
-    "measures the entropy in bits (log2): the score is in nats, H = -sum_k p_k ln p_k "
-    "with the natural logarithm (torch.log_softmax)",
+    "measures the entropy in bits (log2): the score is in nats, H = -sum_k p_k ln p_k with the natural logarithm",
+    visible="you measured in bits",
 )
 def entropy_score_bits(logits):
     p = torch.softmax(logits, dim=1)
@@ -174,6 +181,7 @@ def entropy_score_bits(logits):
     "entropy_of_logits",
     "weighs ln p by the logits instead of the probabilities: H = -sum_k p_k ln p_k, with "
     "p = softmax(logits) in both places",
+    visible="you weighed ln p_k by the logits",
 )
 def entropy_score_entropy_of_logits(logits):
     log_p = torch.log_softmax(logits, dim=1)
@@ -185,6 +193,7 @@ def entropy_score_entropy_of_logits(logits):
     "no_minus_sign",
     "forgets the minus sign: sum_k p_k ln p_k is <= 0, the entropy is its negative, "
     "H = -sum_k p_k ln p_k (0 for a sure exit, ln K for a uniform one)",
+    visible="the sign is missing",
 )
 def entropy_score_no_minus_sign(logits):
     log_p = torch.log_softmax(logits, dim=1)
@@ -195,8 +204,8 @@ def entropy_score_no_minus_sign(logits):
 @mistake(
     "entropy_score",
     "mean_over_classes",
-    "averages -p_k ln p_k over the classes: the entropy is their *sum* over k "
-    "(.sum(dim=1)), ln K for a uniform distribution",
+    "averages -p_k ln p_k over the classes: the entropy is their *sum* over k, ln K for a uniform distribution",
+    visible="you averaged over the classes",
 )
 def entropy_score_mean_over_classes(logits):
     log_p = torch.log_softmax(logits, dim=1)
@@ -211,8 +220,9 @@ def entropy_score_mean_over_classes(logits):
     "predict_with_exits",
     "below_threshold",
     "lets a sample leave when its score is *below* the threshold: for MaxSoftmax a higher "
-    "score is surer (rule.higher_is_surer), so a sample leaves when its score reaches the "
-    "threshold. Let the rule decide: leave = rule.exits(logits, thresholds[k])",
+    "score is surer, so a sample leaves when its score reaches the threshold. Let the "
+    "rule decide who leaves: it knows which way its score points",
+    visible="*reaches* the threshold",
 )
 def predict_with_exits_below_threshold(model, x, rule, thresholds):
     was_training = model.training
@@ -246,9 +256,9 @@ def predict_with_exits_below_threshold(model, x, rule, thresholds):
     "predict_with_exits",
     "ignores_direction",
     "always lets a sample leave when its score is >= the threshold, which is right only "
-    "when a higher score is surer: for Entropy a *lower* score is surer "
-    "(rule.higher_is_surer is False). Let the rule decide: "
-    "leave = rule.exits(logits, thresholds[k])",
+    "when a higher score is surer: for Entropy a *lower* score is surer. Let the rule "
+    "decide who leaves: it knows which way its score points",
+    visible="where a lower score is surer",
 )
 def predict_with_exits_ignores_direction(model, x, rule, thresholds):
     was_training = model.training
@@ -283,8 +293,9 @@ def predict_with_exits_ignores_direction(model, x, rule, thresholds):
     "later_exit_overwrites",
     "predicts some samples twice: a sample that already left at an earlier exit is "
     "overwritten by a later exit that is sure of it too. A sample leaves at the *first* "
-    "exit sure enough of it; drop it from the batch then (h = h[~leave]) and keep the "
-    "original positions of the rest (remaining = remaining[~leave])",
+    "exit sure enough of it: drop its row from the batch then, and keep the original "
+    "positions of the rows that go on",
+    visible="the second exit answered them all",
 )
 def predict_with_exits_later_exit_overwrites(model, x, rule, thresholds):
     was_training = model.training
@@ -313,10 +324,11 @@ def predict_with_exits_later_exit_overwrites(model, x, rule, thresholds):
 @mistake(
     "predict_with_exits",
     "relative_indices",
-    "writes the results at positions counted in the shrunken batch (leave.nonzero()), so "
-    "once samples have left, others are overwritten and some get no prediction at all: "
-    "keep the original index of every row still in the batch (remaining = "
-    "torch.arange(B), then remaining = remaining[~leave]) and write at remaining[leave]",
+    "writes the results at positions counted in the shrunken batch, so once samples have "
+    "left, others are overwritten and some get no prediction at all: keep the original "
+    "index of every row next to the features, drop the same rows from both, and write "
+    "each result at its row's original index",
+    visible="row i of the batch is no longer sample i",
 )
 def predict_with_exits_relative_indices(model, x, rule, thresholds):
     was_training = model.training
@@ -352,6 +364,7 @@ def predict_with_exits_relative_indices(model, x, rule, thresholds):
     "never uses the final exit, so the samples no side exit was sure of get no "
     "prediction: after the last side exit, run the remaining blocks and let the final "
     "exit take every sample still left (it has no threshold)",
+    visible="the final exit has no threshold",
 )
 def predict_with_exits_final_exit_forgotten(model, x, rule, thresholds):
     was_training = model.training
@@ -380,6 +393,7 @@ def predict_with_exits_final_exit_forgotten(model, x, rule, thresholds):
     "one_based_exits",
     "numbers the exits from 1: exit_index is 0-based, 0 for the first side exit and "
     "model.num_exits - 1 for the final exit",
+    visible="exit_index is 0-based",
 )
 def predict_with_exits_one_based_exits(model, x, rule, thresholds):
     was_training = model.training
@@ -414,9 +428,10 @@ def predict_with_exits_one_based_exits(model, x, rule, thresholds):
     "all_blocks",
     "runs later blocks on samples that have already left (e.g. every block on the whole "
     "batch, then picks each sample's exit): the answers are right, but the savings are "
-    "not real, the network does all the work anyway. After each exit keep only the "
-    "samples still there, h = h[~leave], so the next block never sees the others",
+    "not real, the network does all the work anyway. After each exit drop the rows of the "
+    "samples that left, so that the next block never sees them",
     matches_output=False,
+    visible="drop the rows of the samples that left before running the next block",
 )
 def predict_with_exits_all_blocks(model, x, rule, thresholds):
     was_training = model.training
@@ -438,9 +453,10 @@ def predict_with_exits_all_blocks(model, x, rule, thresholds):
 @mistake(
     "predict_with_exits",
     "no_grad_missing",
-    "builds the autograd graph at every block: inference needs no gradients, so run it "
-    "inside `with torch.no_grad():` (saves memory and time)",
+    "builds the autograd graph at every block: inference needs no gradients, so run the "
+    "model with gradient tracking switched off (saves memory and time)",
     matches_output=False,
+    visible="gradient tracking on",
 )
 def predict_with_exits_no_grad_missing(model, x, rule, thresholds):
     was_training = model.training
@@ -469,7 +485,13 @@ def predict_with_exits_no_grad_missing(model, x, rule, thresholds):
     return predictions, exit_index
 
 
-@mistake("predict_with_exits", "train_mode", _TRAIN_MODE, matches_output=False)
+@mistake(
+    "predict_with_exits",
+    "train_mode",
+    _TRAIN_MODE,
+    matches_output=False,
+    visible="the result depends on the mode the model came in",
+)
 def predict_with_exits_train_mode(model, x, rule, thresholds):
     predictions = torch.full((x.shape[0],), -1, dtype=torch.long)
     exit_index = torch.full((x.shape[0],), -1, dtype=torch.long)
@@ -498,10 +520,10 @@ def predict_with_exits_train_mode(model, x, rule, thresholds):
 @mistake(
     "predict_with_exits",
     "mode_not_restored",
-    "does not give the model back in the mode it came in: remember it, "
-    "was_training = model.training, call model.eval(), and restore it with "
-    "model.train(was_training) before returning",
+    "does not give the model back in the mode it came in: note its mode before switching "
+    "to eval mode, and restore that mode before returning",
     matches_output=False,
+    visible="give the model back in the mode it came in",
 )
 def predict_with_exits_mode_not_restored(model, x, rule, thresholds):
     model.eval()
@@ -535,8 +557,9 @@ def predict_with_exits_mode_not_restored(model, x, rule, thresholds):
 @mistake(
     "conv2d_macs",
     "no_groups",
-    "ignores groups: with groups=g each output value sees only C_in / g input channels, "
-    "so multiply by layer.in_channels // layer.groups, not by C_in",
+    "ignores groups: with groups=g each output channel sees only its own group's C_in / g "
+    "input channels, so the dot product behind each output value is g times shorter",
+    visible="its own group's input channels",
 )
 def conv2d_macs_no_groups(layer, input_shape):
     C, H, W = input_shape
@@ -552,6 +575,7 @@ def conv2d_macs_no_groups(layer, input_shape):
     "no_stride",
     "computes the output size without the stride: H_out = floor((H + 2p - d(k - 1) - 1) "
     "/ s) + 1, a stride of 2 halves the output (and the MACs per output channel by 4)",
+    visible="the stride is missing",
 )
 def conv2d_macs_no_stride(layer, input_shape):
     C, H, W = input_shape
@@ -567,6 +591,7 @@ def conv2d_macs_no_stride(layer, input_shape):
     "no_padding",
     "ignores the padding in the output size: H_out = floor((H + 2p - d(k - 1) - 1) / s) "
     "+ 1, with p = layer.padding (padding=1 keeps a 3x3 convolution's size)",
+    visible="the padding is missing",
 )
 def conv2d_macs_no_padding(layer, input_shape):
     C, H, W = input_shape
@@ -581,7 +606,8 @@ def conv2d_macs_no_padding(layer, input_shape):
     "conv2d_macs",
     "counts_bias",
     "counts the bias as one more MAC per output value: the course counts multiplications "
-    "of a weight by an input only, C_out * H_out * W_out * (C_in / groups) * k_h * k_w",
+    "of a weight by an input value only",
+    visible="you counted the bias",
 )
 def conv2d_macs_counts_bias(layer, input_shape):
     C, H, W = input_shape
@@ -600,6 +626,7 @@ def conv2d_macs_counts_bias(layer, input_shape):
     "no_dilation",
     "ignores the dilation in the output size: a dilated kernel spans d(k - 1) + 1 pixels, "
     "so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1",
+    visible="the dilation is missing",
 )
 def conv2d_macs_no_dilation(layer, input_shape):
     C, H, W = input_shape
@@ -616,6 +643,7 @@ def conv2d_macs_no_dilation(layer, input_shape):
     "assumes square kernels, strides and paddings (uses only their first value): "
     "layer.kernel_size, layer.stride, layer.padding and layer.dilation are (height, "
     "width) pairs, use each for its own axis",
+    visible="the width the second",
 )
 def conv2d_macs_square_kernel(layer, input_shape):
     C, H, W = input_shape
@@ -629,7 +657,8 @@ def conv2d_macs_square_kernel(layer, input_shape):
     "conv2d_macs",
     "rounds_up",
     "rounds the output size up: a window that would stick out of the (padded) image is "
-    "not computed, so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1 (use //)",
+    "not computed, so H_out = floor((H + 2p - d(k - 1) - 1) / s) + 1",
+    visible="rounded up",
 )
 def conv2d_macs_rounds_up(layer, input_shape):
     C, H, W = input_shape
@@ -648,6 +677,7 @@ def conv2d_macs_rounds_up(layer, input_shape):
     "blocks_only",
     "counts only the blocks: a sample that leaves at exit k also paid for every exit head "
     "evaluated on its way, the earlier side exits that let it go on and exit k itself",
+    visible="also costs that exit's head",
 )
 def exit_costs_blocks_only(model, input_shape):
     parts = macs_by_part(model, input_shape)
@@ -665,6 +695,7 @@ def exit_costs_blocks_only(model, input_shape):
     "adds only the exit's own head: the earlier side exits were evaluated too (they "
     "decided to let the sample go on), so exit k costs the blocks up to it plus exits "
     "1 to k",
+    visible="the earlier side exits were evaluated too",
 )
 def exit_costs_own_head_only(model, input_shape):
     parts = macs_by_part(model, input_shape)
@@ -683,6 +714,7 @@ def exit_costs_own_head_only(model, input_shape):
     "leaves out the block an exit sits after: model.exit_blocks are 1-based, exit k "
     "follows block model.exit_blocks[k], so blocks 1 to model.exit_blocks[k] (included) "
     "have run",
+    visible="up to and including",
 )
 def exit_costs_one_block_short(model, input_shape):
     parts = macs_by_part(model, input_shape)
@@ -699,6 +731,7 @@ def exit_costs_one_block_short(model, input_shape):
     "exit_after_block_k",
     "assumes exit k sits right after block k: look up where each exit is, it follows "
     "block model.exit_blocks[k] (1-based), and blocks without an exit count too",
+    visible="look up the block each exit follows",
 )
 def exit_costs_exit_after_block_k(model, input_shape):
     parts = macs_by_part(model, input_shape)
@@ -716,8 +749,8 @@ def exit_costs_exit_after_block_k(model, input_shape):
     "expected_calibration_error",
     "true_class_confidence",
     "uses the probability of the true class as the confidence: the confidence is the "
-    "probability the model gives its own prediction, the largest one, "
-    "probs.max(dim=1)",
+    "probability the model gives its own prediction, the largest of the row",
+    visible="not the probability of the true class",
 )
 def expected_calibration_error_true_class_confidence(probs, y, n_bins=15):
     confidence = probs.gather(1, y[:, None]).squeeze(1)
@@ -736,6 +769,7 @@ def expected_calibration_error_true_class_confidence(probs, y, n_bins=15):
     "unweighted_bins",
     "averages the bins' gaps with equal weights: weigh each bin by its share of the "
     "samples, n_b / N, so a bin with one sample counts less than one with a hundred",
+    visible="you averaged the bins with equal weights",
 )
 def expected_calibration_error_unweighted_bins(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
@@ -754,6 +788,7 @@ def expected_calibration_error_unweighted_bins(probs, y, n_bins=15):
     "gives NaN when a bin is empty (the mean of no values is 0 / 0): skip the empty "
     "bins, their weight n_b / N is 0 anyway",
     matches_output=False,
+    visible="skip the empty bins",
 )
 def expected_calibration_error_empty_bins_nan(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
@@ -770,7 +805,8 @@ def expected_calibration_error_empty_bins_nan(probs, y, n_bins=15):
     "expected_calibration_error",
     "global_accuracy",
     "compares each bin's confidence with the accuracy of *all* samples: acc_b is the "
-    "accuracy of the samples in bin b only, correct[in_bin].mean()",
+    "accuracy of the samples in bin b only",
+    visible="not the accuracy of all samples",
 )
 def expected_calibration_error_global_accuracy(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
@@ -788,6 +824,7 @@ def expected_calibration_error_global_accuracy(probs, y, n_bins=15):
     "signed_gap",
     "adds up the signed gaps acc_b - conf_b, so over- and underconfident bins cancel "
     "out: take their absolute value, |acc_b - conf_b|",
+    visible="bins cancel",
 )
 def expected_calibration_error_signed_gap(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
@@ -805,6 +842,7 @@ def expected_calibration_error_signed_gap(probs, y, n_bins=15):
     "counts_not_shares",
     "weighs each bin by its number of samples n_b: divide by N, the weights n_b / N add "
     "up to 1 and the ECE lies in [0, 1]",
+    visible="not its count",
 )
 def expected_calibration_error_counts_not_shares(probs, y, n_bins=15):
     confidence, predicted = probs.max(dim=1)
@@ -826,6 +864,7 @@ def expected_calibration_error_counts_not_shares(probs, y, n_bins=15):
     "multiplies",
     "multiplies the logits by T instead of dividing them: temperature scaling is "
     "softmax(logits / T), so your T is about 1 / (the right one)",
+    visible="you multiplied the logits by T",
 )
 def fit_temperature_multiplies(logits, y):
     logits = logits.detach().double()
@@ -846,8 +885,9 @@ def fit_temperature_multiplies(logits, y):
     "fit_temperature",
     "fits_accuracy",
     "chooses T by accuracy: dividing every logit by the same T > 0 changes no argmax, so "
-    "the accuracy is the same for every T. Minimise the negative log-likelihood, "
-    "F.cross_entropy(logits / T, y), instead",
+    "the accuracy is the same for every T. Minimise the negative log-likelihood of "
+    "softmax(logits / T) instead",
+    visible="not by accuracy",
 )
 def fit_temperature_fits_accuracy(logits, y):
     best_t, best_acc = None, -1.0
@@ -862,7 +902,8 @@ def fit_temperature_fits_accuracy(logits, y):
     "fit_temperature",
     "returns_log_t",
     "returns log T: optimising t = log T keeps T positive, but the temperature is "
-    "exp(t), return math.exp(t) (or t.exp().item())",
+    "T = exp(t), and that is what to return",
+    visible="you returned log T",
 )
 def fit_temperature_returns_log_t(logits, y):
     logits = logits.detach().double()
@@ -885,6 +926,7 @@ def fit_temperature_returns_log_t(logits, y):
     "searches too coarse a grid of temperatures (steps of 0.5): the best T lies between "
     "the grid points. Minimise the NLL continuously (L-BFGS or Adam on log T) or on a "
     "grid with steps of 0.01 or finer",
+    visible="a grid that coarse",
 )
 def fit_temperature_coarse_grid(logits, y):
     return min([0.5, 1.0, 1.5, 2.0], key=lambda t: _nll(logits, y, t))

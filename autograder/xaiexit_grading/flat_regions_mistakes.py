@@ -86,6 +86,7 @@ def _pearson(a, b):
     "returns the averaged gradient without multiplying by (x - baseline): IG is "
     "(x - x') times the path integral of the gradient, which is what makes the "
     "attributions add up to S(x) - S(x')",
+    visible="without multiplying it by (x - baseline)",
 )
 def integrated_gradients_no_input_difference(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -104,6 +105,7 @@ def integrated_gradients_no_input_difference(model, x, target, baseline=0.0, ste
     "weighs the points 1/steps (1/(2 steps) at the ends), as Captum does: steps points "
     "make steps - 1 intervals, so h = 1/(steps - 1), h/2 at both ends, and the weights "
     "add up to 1 (yours add up to (steps - 1)/steps)",
+    visible="your weights add up to (steps - 1)/steps",
 )
 def integrated_gradients_weights_one_over_steps(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -121,6 +123,7 @@ def integrated_gradients_weights_one_over_steps(model, x, target, baseline=0.0, 
     "equal_weights",
     "averages the gradients of all points with the same weight: the trapezoid rule gives "
     "the two end points half the weight of the others, h/2 with h = 1/(steps - 1)",
+    visible="you gave all points the same weight",
 )
 def integrated_gradients_equal_weights(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -136,6 +139,7 @@ def integrated_gradients_equal_weights(model, x, target, baseline=0.0, steps=32)
     "steps_plus_one_points",
     "uses steps + 1 points (alpha = k/steps for k = 0..steps): `steps` is the number of "
     "points with both ends included, alpha_k = k/(steps - 1) for k = 0..steps - 1",
+    visible="you used steps + 1 points",
 )
 def integrated_gradients_steps_plus_one_points(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -154,6 +158,7 @@ def integrated_gradients_steps_plus_one_points(model, x, target, baseline=0.0, s
     "uses a right Riemann sum (alpha = 1/steps, ..., 1, each weighted 1/steps): use the "
     "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
     "1/(steps - 1) and h/2 at the two ends",
+    visible="right Riemann sum",
 )
 def integrated_gradients_right_riemann(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -170,6 +175,7 @@ def integrated_gradients_right_riemann(model, x, target, baseline=0.0, steps=32)
     "uses a left Riemann sum (alpha = 0, ..., 1 - 1/steps, each weighted 1/steps): use the "
     "trapezoid rule on alpha_k = k/(steps - 1), both ends included, weights h = "
     "1/(steps - 1) and h/2 at the two ends",
+    visible="left Riemann sum",
 )
 def integrated_gradients_left_riemann(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -186,6 +192,7 @@ def integrated_gradients_left_riemann(model, x, target, baseline=0.0, steps=32):
     "ignores the baseline it is given and always starts from a black image: the path "
     "runs from `baseline` (a float or a tensor) to x, and the result is multiplied by "
     "(x - baseline)",
+    visible="not from the baseline you were given",
 )
 def integrated_gradients_ignores_baseline(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -201,7 +208,8 @@ def integrated_gradients_ignores_baseline(model, x, target, baseline=0.0, steps=
     "integrated_gradients",
     "softmax",
     "integrates the gradient of the softmax probability instead of the logit: take "
-    "the class score model(x)[:, target] itself, before any softmax",
+    "the class score itself, the logit before any softmax",
+    visible="the gradient of the softmax probability",
 )
 def integrated_gradients_softmax(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -221,10 +229,10 @@ def integrated_gradients_softmax(model, x, target, baseline=0.0, steps=32):
     "integrated_gradients",
     "baseline_per_sample",
     "works only with a baseline that holds one image per sample, (B, C, H, W): a "
-    "float, a (C, H, W) and a (1, C, H, W) tensor must work too. Broadcast the "
-    "baseline to x's shape first, e.g. torch.as_tensor(baseline, dtype=x.dtype)"
-    ".expand_as(x), instead of indexing it per sample",
+    "float, a (C, H, W) and a (1, C, H, W) tensor must work too. Turn the baseline "
+    "into one tensor shaped like x first, instead of indexing it per sample",
     matches_output=False,
+    visible="one image shared by all samples",
 )
 def integrated_gradients_baseline_per_sample(model, x, target, baseline=0.0, steps=32):
     model.eval()
@@ -244,7 +252,13 @@ def integrated_gradients_baseline_per_sample(model, x, target, baseline=0.0, ste
     return attr
 
 
-@mistake("integrated_gradients", "train_mode", _TRAIN_MODE, matches_output=False)
+@mistake(
+    "integrated_gradients",
+    "train_mode",
+    _TRAIN_MODE,
+    matches_output=False,
+    visible="the result depends on the mode the model came in",
+)
 def integrated_gradients_train_mode(model, x, target, baseline=0.0, steps=32):
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
     h = 1 / (steps - 1)
@@ -255,7 +269,13 @@ def integrated_gradients_train_mode(model, x, target, baseline=0.0, steps=32):
     return (x - baseline) * total
 
 
-@mistake("integrated_gradients", "grads_left", _GRADS_LEFT, matches_output=False)
+@mistake(
+    "integrated_gradients",
+    "grads_left",
+    _GRADS_LEFT,
+    matches_output=False,
+    visible="the model's parameters hold gradients",
+)
 def integrated_gradients_grads_left(model, x, target, baseline=0.0, steps=32):
     model.eval()
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -277,6 +297,7 @@ def integrated_gradients_grads_left(model, x, target, baseline=0.0, steps=32):
     "sign_reversed",
     "has the sign reversed: the gap is sum(attributions) - (S(x) - S(baseline)), "
     "positive when the attributions add up to more than the score change",
+    visible="the sign is reversed",
 )
 def completeness_gap_sign_reversed(model, x, target, attributions, baseline=0.0):
     model.eval()
@@ -290,6 +311,7 @@ def completeness_gap_sign_reversed(model, x, target, attributions, baseline=0.0)
     "no_baseline_score",
     "leaves out the baseline's score: the attributions should add up to the score "
     "*change* S(x) - S(baseline), so run the model on the baseline too",
+    visible="you left out the baseline's score",
 )
 def completeness_gap_no_baseline_score(model, x, target, attributions, baseline=0.0):
     model.eval()
@@ -301,6 +323,7 @@ def completeness_gap_no_baseline_score(model, x, target, attributions, baseline=
     "ignores_baseline",
     "scores a black image instead of the baseline it is given: S(baseline) is the "
     "model's score on `baseline` (a float fills the whole image with that value)",
+    visible="you scored a black image",
 )
 def completeness_gap_ignores_baseline(model, x, target, attributions, baseline=0.0):
     model.eval()
@@ -312,7 +335,8 @@ def completeness_gap_ignores_baseline(model, x, target, attributions, baseline=0
     "completeness_gap",
     "softmax",
     "compares with the change of the softmax probability: completeness holds for the "
-    "class score model(x)[:, target] itself, the logit",
+    "class score itself, the logit before any softmax",
+    visible="the change of the softmax probability",
 )
 def completeness_gap_softmax(model, x, target, attributions, baseline=0.0):
     model.eval()
@@ -328,7 +352,8 @@ def completeness_gap_softmax(model, x, target, attributions, baseline=0.0):
     "completeness_gap",
     "batch_total",
     "adds up the attributions of the whole batch: sum each sample's attributions on "
-    "its own, attributions.sum(dim=(1, 2, 3))",
+    "its own, over its channels, rows and columns",
+    visible="the attributions of the whole batch",
 )
 def completeness_gap_batch_total(model, x, target, attributions, baseline=0.0):
     model.eval()
@@ -337,7 +362,13 @@ def completeness_gap_batch_total(model, x, target, attributions, baseline=0.0):
     return attributions.sum() - change
 
 
-@mistake("completeness_gap", "train_mode", _TRAIN_MODE, matches_output=False)
+@mistake(
+    "completeness_gap",
+    "train_mode",
+    _TRAIN_MODE,
+    matches_output=False,
+    visible="the result depends on the mode the model came in",
+)
 def completeness_gap_train_mode(model, x, target, attributions, baseline=0.0):
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
     change = _scores(model, x, target) - _scores(model, baseline, target)
@@ -352,6 +383,7 @@ def completeness_gap_train_mode(model, x, target, attributions, baseline=0.0):
     "sum_not_average",
     "adds up the score drops of all patches that cover a pixel: divide by how many "
     "patches cover it, so each pixel gets their average",
+    visible="not their sum",
 )
 def occlusion_sum_not_average(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -373,6 +405,7 @@ def occlusion_sum_not_average(model, x, target, window=8, stride=4, baseline=0.0
     "sign_flipped",
     "has the sign flipped: the attribution is the score *drop*, S(x) - S(occluded), "
     "positive where hiding the patch lowers the score",
+    visible="the sign is reversed",
 )
 def occlusion_sign_flipped(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -393,10 +426,11 @@ def occlusion_sign_flipped(model, x, target, window=8, stride=4, baseline=0.0):
 @mistake(
     "occlusion",
     "last_patches_missing",
-    "stops the patch positions too early (range(0, H - window + 1, stride)), so the "
+    "stops the patch positions at the last patch that fits inside the image, so the "
     "last rows and columns are never occluded when the stride does not divide "
     "H - window: go on until a patch reaches the border, ceil((H - window) / stride) + 1 "
     "positions per axis, and cut the last patch at the border",
+    visible="the last row and column got no drop",
 )
 def occlusion_last_patches_missing(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -417,11 +451,12 @@ def occlusion_last_patches_missing(model, x, target, window=8, stride=4, baselin
 @mistake(
     "occlusion",
     "uncovered_pixels_nan",
-    "gives NaN (0 / 0) on pixels no patch covers: the patch positions stop too early "
-    "(range(0, H - window + 1, stride)); go on until a patch reaches the border, "
+    "gives NaN (0 / 0) on pixels no patch covers: the patch positions stop at the "
+    "last patch that fits inside the image; go on until a patch reaches the border, "
     "ceil((H - window) / stride) + 1 positions per axis, and cut the last patch at the "
     "border",
     matches_output=False,
+    visible="some pixels got nan (0 / 0)",
 )
 def occlusion_uncovered_pixels_nan(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -444,6 +479,7 @@ def occlusion_uncovered_pixels_nan(model, x, target, window=8, stride=4, baselin
     "ignores_baseline",
     "fills the patch with zeros whatever the baseline: copy the baseline's matching "
     "region into the patch (a float baseline fills it with that value)",
+    visible="your patches were filled with 0",
 )
 def occlusion_ignores_baseline(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -463,8 +499,8 @@ def occlusion_ignores_baseline(model, x, target, window=8, stride=4, baseline=0.
 @mistake(
     "occlusion",
     "one_channel",
-    "hides the patch in the first channel only: the patch covers all channels, "
-    "occluded[:, :, top:top + window, left:left + window]",
+    "hides the patch in the first channel only: a patch covers all channels of its region",
+    visible="only one channel",
 )
 def occlusion_one_channel(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -485,9 +521,10 @@ def occlusion_one_channel(model, x, target, window=8, stride=4, baseline=0.0):
 @mistake(
     "occlusion",
     "last_patch_wins",
-    "writes each patch's score drop over the pixels (=) so the last patch covering a "
-    "pixel wins: add the drops up (+=), count the patches covering each pixel and "
-    "divide, to get the average",
+    "writes each patch's score drop over its pixels, so the last patch covering a "
+    "pixel wins: add the drops up, count the patches covering each pixel and divide, "
+    "to get the average",
+    visible="the drop of the last patch that covers it",
 )
 def occlusion_last_patch_wins(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -507,7 +544,8 @@ def occlusion_last_patch_wins(model, x, target, window=8, stride=4, baseline=0.0
 @mistake(
     "occlusion",
     "softmax",
-    "measures the drop of the softmax probability: use the class score model(x)[:, target] itself, the logit",
+    "measures the drop of the softmax probability: use the class score itself, the logit before any softmax",
+    visible="A softmax probability saturates",
 )
 def occlusion_softmax(model, x, target, window=8, stride=4, baseline=0.0):
     model.eval()
@@ -528,7 +566,13 @@ def occlusion_softmax(model, x, target, window=8, stride=4, baseline=0.0):
     return (total / count).repeat(1, C, 1, 1)
 
 
-@mistake("occlusion", "train_mode", _TRAIN_MODE, matches_output=False)
+@mistake(
+    "occlusion",
+    "train_mode",
+    _TRAIN_MODE,
+    matches_output=False,
+    visible="the result depends on the mode the model came in",
+)
 def occlusion_train_mode(model, x, target, window=8, stride=4, baseline=0.0):
     B, C, H, W = x.shape
     baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
@@ -551,6 +595,7 @@ def occlusion_train_mode(model, x, target, window=8, stride=4, baseline=0.0):
     "interior_border_split",
     "signed",
     "uses the signed heatmap: measure the shares of |heatmap|, so negative values count as saliency too",
+    visible="the negative value took saliency away",
 )
 def interior_border_split_signed(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
@@ -565,6 +610,7 @@ def interior_border_split_signed(heatmap, mask, width=3):
     "puts the whole border ring inside the mask (mask minus its erosion): the ring "
     "reaches `width` pixels on both sides of the outline, the dilated mask minus the "
     "eroded one",
+    visible="your ring lies only inside the mask",
 )
 def interior_border_split_ring_inside_only(heatmap, mask, width=3):
     m = mask.float()[:, None]
@@ -581,8 +627,8 @@ def interior_border_split_ring_inside_only(heatmap, mask, width=3):
     "interior_border_split",
     "kernel_of_width",
     "erodes and dilates with a `width` x `width` square: to reach `width` pixels from "
-    "the outline use a (2 * width + 1) x (2 * width + 1) square (kernel_size=2 * width "
-    "+ 1, padding=width)",
+    "the outline use a (2 * width + 1) x (2 * width + 1) square",
+    visible="your erosion and dilation changed nothing",
 )
 def interior_border_split_kernel_of_width(heatmap, mask, width=3):
     m = mask.float()[:, None]
@@ -599,7 +645,8 @@ def interior_border_split_kernel_of_width(heatmap, mask, width=3):
     "interior_border_split",
     "image_edge_is_object_edge",
     "treats the image edge as an edge of the object (the erosion pads the mask with "
-    "False): pixels beyond the image must be ignored, as max_pool2d's padding does",
+    "False): pixels beyond the image must be ignored, as max-pooling's padding does",
+    visible="the image edge was treated as an edge of the mask",
 )
 def interior_border_split_image_edge_is_object_edge(heatmap, mask, width=3):
     m = mask.float()[:, None]
@@ -618,6 +665,7 @@ def interior_border_split_image_edge_is_object_edge(heatmap, mask, width=3):
     "interior_border_split",
     "area_shares",
     "returns the share of each region's *area*: weigh the pixels by |heatmap|, the shares of the saliency mass",
+    visible="the shares of the regions' areas",
 )
 def interior_border_split_area_shares(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
@@ -630,6 +678,7 @@ def interior_border_split_area_shares(heatmap, mask, width=3):
     "masses_not_shares",
     "returns the saliency mass of each region without dividing by the total: the "
     "shares are the masses divided by sum(|heatmap|), so they add up to 1",
+    visible="the saliency masses of the regions",
 )
 def interior_border_split_masses_not_shares(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
@@ -642,6 +691,7 @@ def interior_border_split_masses_not_shares(heatmap, mask, width=3):
     "zero_map_nan",
     "an all-zero map gives NaN (0 / 0): return [0, 0, 0] for it",
     matches_output=False,
+    visible="an all-zero map gave nan",
 )
 def interior_border_split_zero_map_nan(heatmap, mask, width=3):
     interior, ring, background = _regions(mask, width)
@@ -658,6 +708,7 @@ def interior_border_split_zero_map_nan(heatmap, mask, width=3):
     "ties_by_position",
     "ranks tied values by their position (argsort of argsort gives equal values "
     "different ranks): tied values must share their average rank",
+    visible="the tied values got different ranks",
 )
 def spearman_rank_correlation_ties_by_position(a, b):
     ra = a.flatten(1).argsort(dim=1).argsort(dim=1) + 1
@@ -670,6 +721,7 @@ def spearman_rank_correlation_ties_by_position(a, b):
     "shortcut_formula",
     "uses the shortcut 1 - 6 sum(d^2) / (n (n^2 - 1)), which is exact only without "
     "ties: compute the Pearson correlation of the (average) ranks",
+    visible="you used the shortcut",
 )
 def spearman_rank_correlation_shortcut_formula(a, b):
     ra, rb = _average_ranks(a.flatten(1)), _average_ranks(b.flatten(1))
@@ -682,6 +734,7 @@ def spearman_rank_correlation_shortcut_formula(a, b):
     "spearman_rank_correlation",
     "pearson_on_values",
     "correlates the values themselves (Pearson): Spearman's correlation is the Pearson correlation of the *ranks*",
+    visible="you correlated the values themselves",
 )
 def spearman_rank_correlation_pearson_on_values(a, b):
     return _pearson(a.flatten(1), b.flatten(1))
@@ -690,8 +743,8 @@ def spearman_rank_correlation_pearson_on_values(a, b):
 @mistake(
     "spearman_rank_correlation",
     "batch_ranks",
-    "ranks the values of the whole batch together: rank each sample's map on its own "
-    "(along dim=1 of the flattened (B, n) maps)",
+    "ranks the values of the whole batch together: rank each sample's map on its own",
+    visible="the values of both samples were ranked together",
 )
 def spearman_rank_correlation_batch_ranks(a, b):
     B = a.shape[0]
@@ -704,7 +757,8 @@ def spearman_rank_correlation_batch_ranks(a, b):
     "spearman_rank_correlation",
     "rows_ranked_separately",
     "ranks each row of the map on its own (along the last dimension): flatten each "
-    "sample's map to (B, n) first, a.flatten(1), then rank",
+    "sample's map first, then rank all its values together",
+    visible="you ranked each row of the 2 x 2 maps on its own",
 )
 def spearman_rank_correlation_rows_ranked_separately(a, b):
     ra = _average_ranks(a.reshape(-1, a.shape[-1])).reshape(a.shape[0], -1)
@@ -717,6 +771,7 @@ def spearman_rank_correlation_rows_ranked_separately(a, b):
     "lowest_rank_for_ties",
     "gives tied values the lowest of their ranks: tied values share their *average* "
     "rank (two values tied for places 2 and 3 both get 2.5)",
+    visible="the lowest of their places",
 )
 def spearman_rank_correlation_lowest_rank_for_ties(a, b):
     a, b = a.flatten(1), b.flatten(1)
@@ -730,6 +785,7 @@ def spearman_rank_correlation_lowest_rank_for_ties(a, b):
     "constant_map_nan",
     "a constant map gives NaN (its ranks do not vary, 0 / 0): return 0 for it",
     matches_output=False,
+    visible="a constant map gave nan",
 )
 def spearman_rank_correlation_constant_map_nan(a, b):
     ra, rb = _average_ranks(a.flatten(1)).double(), _average_ranks(b.flatten(1)).double()
@@ -747,6 +803,7 @@ def spearman_rank_correlation_constant_map_nan(a, b):
     "randomises each layer alone, on a fresh copy of the model: the randomisation "
     "cascades, so randomise the layers one after the other in the *same* copy (row k "
     "has the top k layers random)",
+    visible="the randomisation cascades",
 )
 def cascading_randomization_not_cascading(model, x, target, method):
     original = method(model, x, target).detach()
@@ -761,7 +818,8 @@ def cascading_randomization_not_cascading(model, x, target, method):
 @mistake(
     "cascading_randomization",
     "bottom_up",
-    "randomises the layers from the input up: go from the output down, in the order layers_top_down(model) gives",
+    "randomises the layers from the input up: go from the output down, in the order layers_top_down gives",
+    visible="the one nearest the input",
 )
 def cascading_randomization_bottom_up(model, x, target, method):
     original = method(model, x, target).detach()
@@ -776,9 +834,9 @@ def cascading_randomization_bottom_up(model, x, target, method):
 @mistake(
     "cascading_randomization",
     "modifies_model",
-    "randomises the caller's model itself: work on a copy, "
-    "randomized = copy.deepcopy(model), and leave `model` as it was",
+    "randomises the caller's model itself: re-initialise the layers of a copy, and leave `model` as it was",
     matches_output=False,
+    visible="the caller's model was changed",
 )
 def cascading_randomization_modifies_model(model, x, target, method):
     original = method(model, x, target).detach()
@@ -792,7 +850,8 @@ def cascading_randomization_modifies_model(model, x, target, method):
 @mistake(
     "cascading_randomization",
     "signed_maps",
-    "compares the signed maps: compare their magnitudes, spearman_rank_correlation(original.abs(), new.abs())",
+    "compares the signed maps: compare their magnitudes, |original map| with |new map|",
+    visible="you compared the signed maps",
 )
 def cascading_randomization_signed_maps(model, x, target, method):
     original = method(model, x, target).detach()
@@ -809,6 +868,7 @@ def cascading_randomization_signed_maps(model, x, target, method):
     "previous_map",
     "compares each map with the previous step's map: every row compares with the "
     "*original* map, of the untouched model",
+    visible="compared the map with the map of row 1",
 )
 def cascading_randomization_previous_map(model, x, target, method):
     previous = method(model, x, target).detach()
@@ -826,8 +886,9 @@ def cascading_randomization_previous_map(model, x, target, method):
     "cascading_randomization",
     "missing_row_zero",
     "returns one row per layer only: row 0 compares the original map with itself "
-    "(all ones), so the result has len(layers_top_down(model)) + 1 rows",
+    "(all ones), so the result has L + 1 rows for L layers",
     matches_output=False,
+    visible="one per layer: row 0 comes first",
 )
 def cascading_randomization_missing_row_zero(model, x, target, method):
     original = method(model, x, target).detach()
@@ -842,8 +903,8 @@ def cascading_randomization_missing_row_zero(model, x, target, method):
 @mistake(
     "cascading_randomization",
     "seeds_from_zero",
-    "re-initialises the k-th layer with seed k - 1: count the layers from 1, "
-    "reinitialize(layer, seed=k) with enumerate(layers_top_down(randomized), start=1)",
+    "re-initialises the k-th layer with seed k - 1: layer k gets seed k, counting the layers from 1 at the output",
+    visible="got seed 0",
 )
 def cascading_randomization_seeds_from_zero(model, x, target, method):
     original = method(model, x, target).detach()

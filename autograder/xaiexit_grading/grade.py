@@ -9,7 +9,6 @@ or a broken notebook costs only that student (and, for a crash, only that exerci
 from __future__ import annotations
 
 import contextlib
-import copy
 import shutil
 import tempfile
 from pathlib import Path
@@ -121,22 +120,27 @@ def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submissi
     """Autograde one submission; return why it could not be graded, or None.
 
     When the learner's code kills the Python kernel (``os._exit``, a segfault, memory),
-    nbgrader loses the whole notebook. Here the cell that did it is found, the answer it
-    belongs to is graded as not attempted, and the rest of the notebook is graded again,
-    so the crash costs only that exercise.
+    nbgrader loses the whole notebook. Here the cell that was running when it died is
+    named, the answer it belongs to is graded as not attempted, and the rest of the
+    notebook is graded again, so the crash costs only that exercise.
     """
     from nbgrader.converters import Autograde
 
     folder = workspace / "submitted" / sub.student / lesson
+    answers = {grade_id(c) for c in release_nb.cells if nbgrader_meta(c).get("solution")}
     for _ in range(len(exercises(release_nb)) + 1):
         _write_atomic(folder, f"{lesson}.ipynb", sub.notebook)
+        started = []  # the code cells nbgrader's kernel was given, in order
+        config.Execute.on_cell_execute = lambda cell, cell_index: started.append(grade_id(cell) or "")
         try:
             run_converter(Autograde, config, lesson, sub.student, force=True, create_student=True)
             return None
         except CourseError as exc:
             if "DeadKernelError" not in str(exc) and "Kernel died" not in str(exc):
                 return f"grading failed: {exc}"
-        answer = _crashing_answer(course, lesson, sub.notebook, folder, config)
+        finally:
+            config.Execute.on_cell_execute = None
+        answer = _answer_of(started[-1] if started else "", answers)
         if answer is None:
             return "grading failed: the Python kernel died and the cell responsible could not be found"
         stub = next(c for c in release_nb.cells if grade_id(c) == answer)
@@ -150,43 +154,11 @@ def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submissi
     return "grading failed: the Python kernel kept dying"
 
 
-def _crashing_answer(course: Path, lesson: str, nb, folder: Path, config) -> str | None:
-    """Run the submission with its hidden tests and name the answer cell whose code killed
-    the kernel (the answer itself, or the exercise whose test cell was running)."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    source = {grade_id(c): c for c in read_notebook(source_notebook(course, lesson)).cells if grade_id(c)}
-    run = copy.deepcopy(nb)
-    for cell in run.cells:  # locked cells as the autograder runs them: hidden tests included
-        gid = grade_id(cell)
-        if gid in source and nbgrader_meta(cell).get("locked"):
-            cell.source = source[gid].source
-    started = []
-    # the grading kernel settings (the sandbox's, when grading in one)
-    client = NotebookClient(
-        run,
-        config=config,
-        timeout=config.Execute.timeout,
-        kernel_name=config.Execute.get("kernel_name", "python3"),
-        allow_errors=True,
-        on_cell_execute=lambda cell, cell_index: started.append(cell),
-        resources={"metadata": {"path": str(folder)}},
-    )
-    with scoped_environ(NBGRADER_EXECUTION="autograde"):
-        try:
-            client.execute()
-            return None
-        except DeadKernelError:
-            pass
-        except Exception:  # a timeout or anything else is not a crash
-            return None
-    if not started:
-        return None
-    gid = grade_id(started[-1]) or ""
-    answers = {grade_id(c) for c in run.cells if nbgrader_meta(c).get("solution")}
-    if gid in answers:
-        return gid
-    if gid.endswith("_test") and gid.removesuffix("_test") in answers:
-        return gid.removesuffix("_test")
+def _answer_of(cell_id: str, answers: set[str]) -> str | None:
+    """The answer a cell belongs to: the answer cell itself, or the exercise whose test cell
+    it is (the test calls the answer); None for any other cell."""
+    if cell_id in answers:
+        return cell_id
+    if cell_id.endswith("_test") and cell_id.removesuffix("_test") in answers:
+        return cell_id.removesuffix("_test")
     return None

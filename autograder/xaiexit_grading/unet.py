@@ -87,23 +87,24 @@ def _compare_maps(
     expected: torch.Tensor,
     case: str,
     crash_means=None,
-    crash_if=None,
     as_tensor=expect_tensor,
 ) -> torch.Tensor:
     """Call ``fn`` on copies of ``args``, check it left them unchanged and compare with
     ``expected`` (a catalogued mistake is named also when its output has another shape).
 
-    crash_means : the catalogued mistake that a crash on these inputs means.
-    crash_if : ``crash_if(message) -> bool`` limits ``crash_means`` to some crashes.
+    crash_means : the catalogued mistake that a crash on these inputs means, or a function
+        ``crash_means(message) -> str | None`` that names it from the crash's message (None:
+        no catalogued mistake).
     as_tensor : ``as_tensor(out, name, shape)`` checks the output and gives it as a tensor.
     """
     given = [copy.deepcopy(a) for a in args]
     try:
         out = call(fn, name, *given)
     except GradingError as err:
-        if crash_means is None or (crash_if is not None and not crash_if(str(err))):
+        mistake = crash_means(str(err)) if callable(crash_means) else crash_means
+        if mistake is None:
             raise
-        raise _named_crash(name, err, crash_means, case) from None
+        raise _named_crash(name, err, mistake, case) from None
     unchanged(name, args, given)
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
         _grader.name_mistake(
@@ -121,9 +122,16 @@ def _compare_maps(
 # --- 1. center_crop ----------------------------------------------------------------------
 
 
-def _float_index(text: str) -> bool:
-    """A crash that says a float was used as an index."""
-    return "raised TypeError" in text and ("slice indices must be integers" in text or "float" in text)
+def _int_size_crash(text: str) -> str | None:
+    """The catalogued mistake behind a crash on an int ``size``: a float used as an index
+    (offsets computed with /), or an int taken for a pair (``h, w = size``, ``size[0]``)."""
+    if "raised TypeError" not in text:
+        return None
+    if "slice indices must be integers" in text or "float" in text:
+        return "float_offset"
+    if "'int' object" in text or "non-iterable int" in text:
+        return "int_size"
+    return None
 
 
 def check_center_crop(fn) -> None:
@@ -140,8 +148,7 @@ def check_center_crop(fn) -> None:
             (grid, 2),
             torch.tensor([[[[14.0, 15.0], [20.0, 21.0]]]]),
             "cropping the 6 x 6 map of the numbers 0 to 35 (row by row) to size 2 (the centre is [[14, 15], [20, 21]])",
-            crash_means="float_offset",
-            crash_if=_float_index,
+            crash_means=_int_size_crash,
         )
         # an odd difference: 7 - 4 = 3, so the window starts at row 1 (the extra row goes at the bottom)
         features = torch.randn(2, 3, 7, 9)
@@ -152,8 +159,7 @@ def check_center_crop(fn) -> None:
             center_crop(features, 4),
             "cropping a (2, 3, 7, 9) batch to size 4 (the window starts at row (7 - 4) // 2 = 1 "
             "and column (9 - 4) // 2 = 2)",
-            crash_means="float_offset",
-            crash_if=_float_index,
+            crash_means=_int_size_crash,
         )
         for size, shape, case in (
             ((3, 6), (2, 3, 8, 9), "a pair size=(3, 6) on a (2, 3, 8, 9) batch (rows from 2, columns from 1)"),

@@ -196,6 +196,21 @@ def center_crop_pair_swapped(features, size):
     return features[..., top : top + h, left : left + w]
 
 
+@mistake(
+    "center_crop",
+    "int_size",
+    "takes size to be a pair always, so an int size crashes: size may be an int too, which "
+    "means a square window, h = w = size",
+    matches_output=False,
+    visible="size may be an int too",
+)
+def center_crop_int_size(features, size):
+    h, w = size
+    H, W = features.shape[-2:]
+    top, left = (H - h) // 2, (W - w) // 2
+    return features[..., top : top + h, left : left + w]
+
+
 # --- 2. unet_output_size -----------------------------------------------------------------
 
 
@@ -403,6 +418,24 @@ def weight_map_nearest_cell_only(instance_labels, w0=10, sigma=5, class_weights=
     border = np.zeros(labels.shape)
     if len(d) >= 2:
         border = np.where(labels == 0, w0 * np.exp(-((d[0] + d[0]) ** 2) / (2 * sigma**2)), 0.0)
+    return torch.tensor(wc + border, dtype=torch.float32)
+
+
+@mistake(
+    "weight_map",
+    "farthest_cells",
+    "uses the distances to the two *farthest* cells (the two largest distances): d1 and d2 "
+    "are the distances to the nearest and the second-nearest cell, the two smallest of each "
+    "pixel's distances to the cells",
+    visible="the two farthest cells",
+)
+def weight_map_farthest_cells(instance_labels, w0=10, sigma=5, class_weights="balanced"):
+    labels = np.asarray(instance_labels)
+    wc = _balanced(labels) if class_weights == "balanced" else np.ones(labels.shape)
+    d = _sorted_distances(labels)
+    border = np.zeros(labels.shape)
+    if len(d) >= 2:
+        border = np.where(labels == 0, w0 * np.exp(-((d[-1] + d[-2]) ** 2) / (2 * sigma**2)), 0.0)
     return torch.tensor(wc + border, dtype=torch.float32)
 
 
@@ -744,8 +777,7 @@ def elastic_deform_dense_noise(image, mask, grid=3, sigma=10.0, generator=None):
     "interpolates the coarse grid bilinearly, which gives a field with kinks along the "
     "grid lines: interpolate it bicubically (control points on the corners), a smooth field",
     matches_output=False,
-    hidden_only="a bilinear field is continuous and passes through the drawn values at the control "
-    "points; its kinks along the grid lines show only in the hidden tests' least-squares fit of the field",
+    visible="interpolated bilinearly",
 )
 def elastic_deform_bilinear_grid(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape
@@ -776,8 +808,7 @@ def elastic_deform_nearest_grid(image, mask, grid=3, sigma=10.0, generator=None)
     "align_corners=False): the outer control points lie on the image's corner pixels, so "
     "enlarge the grid with align_corners=True",
     matches_output=False,
-    hidden_only="the field is smooth and its control values have nearly the right spread; only the "
-    "hidden tests' fit of the whole field shows that the control points sit half a cell inside the image",
+    visible="your control points sit inside the image",
 )
 def elastic_deform_grid_not_on_corners(image, mask, grid=3, sigma=10.0, generator=None):
     H, W = mask.shape

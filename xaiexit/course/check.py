@@ -100,6 +100,17 @@ def _result(part: dict, cells: dict, timeout: int) -> ExerciseResult:
     return ExerciseResult(name, "code", "failed", points, message)
 
 
+def notebook_to_check(course: Path, target: str) -> Path:
+    """The notebook ``check`` runs: ``target`` itself if it is a ``.ipynb`` path, else the
+    lesson's copy in the course's ``lessons/`` folder."""
+    path = Path(target)
+    if path.suffix != ".ipynb":
+        path = released_notebook(course, resolve_lesson(course, target))
+    if not path.is_file():
+        raise CourseError(f"no notebook at {path}")
+    return path
+
+
 def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
     """Run a learner's saved notebook with its visible tests and report each exercise.
 
@@ -109,11 +120,7 @@ def check(course: Path, target: str, timeout: int = 120) -> CheckReport:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    path = Path(target)
-    if path.suffix != ".ipynb":
-        path = released_notebook(course, resolve_lesson(course, target))
-    if not path.is_file():
-        raise CourseError(f"no notebook at {path}")
+    path = notebook_to_check(course, target)
     lesson = lesson_of(course, path)
     release_nb = read_notebook(released_notebook(course, lesson))
     nb, notes = repair(read_notebook(path), release_nb)

@@ -15,6 +15,7 @@ time they run (:func:`xaiexit.course.nbgrader_app.instructor_tools`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,10 +43,12 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from xaiexit.course.check import check
+    from xaiexit.course.check import check, notebook_to_check
 
     course = find_course(args.course)
-    print("checking the saved notebook (save it first) ...", flush=True)
+    notebook = notebook_to_check(course, args.notebook)
+    shown = os.path.relpath(notebook) if not os.path.relpath(notebook).startswith("..") else notebook
+    print(f"checking the saved {shown} (save it first; give a path to check another copy) ...", flush=True)
     report = check(course, args.notebook, timeout=args.timeout)
     width = max(len(r.name) for r in report.results) if report.results else 10
     for r in report.results:

@@ -277,3 +277,55 @@ for _seed in (0, 1, 2):
         loss=_early_exit_loss,
     )
 del _seed, _base, _evidence, _data, _name
+
+
+# The digits setting of Lesson 4 (xaiexit.exits.digits_setting): ten classes, where a first
+# exit is right only about half the time; three training seeds.
+def _digits_model() -> nn.Module:
+    from xaiexit.exits.digits_setting import DIGITS_MODEL
+    from xaiexit.models import EarlyExitCNN
+
+    return EarlyExitCNN(**DIGITS_MODEL)
+
+
+def _digits_data(split: str):
+    from xaiexit.data import Digits
+
+    return Digits(split)
+
+
+def _train_digits(model, recipe, device=None, progress=False):
+    """Exactly ``train_digits_networks(Digits("train"), seeds=(seed,))`` (CPU, 1 thread)."""
+    from xaiexit.exits.digits_setting import fit_digits_network
+    from xaiexit.models import SingleExit
+    from xaiexit.train import evaluate
+
+    history = fit_digits_network(model, recipe.build_data("train"), seed=recipe.train_args["seed"])
+    model.eval()
+    test = recipe.build_data("test")
+    metrics = {"test_accuracy": evaluate(model, test, device="cpu", loss=recipe.loss)["accuracy"]}
+    metrics["test_accuracy_per_exit"] = [
+        evaluate(SingleExit(model, k), test, device="cpu")["accuracy"] for k in range(model.num_exits)
+    ]
+    return history.as_dict(), metrics
+
+
+def _digits_train_args(seed: int) -> dict:
+    from xaiexit.exits.digits_setting import DIGITS_TRAINING
+
+    return dict(DIGITS_TRAINING, seed=seed)
+
+
+for _seed in (0, 1, 2):
+    _name = "digits_early_exit" + (f"_seed{_seed}" if _seed else "")
+    RECIPES[_name] = Recipe(
+        name=_name,
+        description="EarlyExitCNN (16-32-64, side exits after blocks 1 and 2) classifying scikit-learn's "
+        "digits at 32x32, all exits trained jointly" + (f"; training seed {_seed}" if _seed else ""),
+        build_model=_digits_model,
+        build_data=_digits_data,
+        train_args=_digits_train_args(_seed),
+        loss=_early_exit_loss,
+        trainer=_train_digits,
+    )
+del _seed, _name
