@@ -19,6 +19,10 @@ INTERVAL = re.compile(r"^(-?\d+\.\d+) \[(-?\d+\.\d+), (-?\d+\.\d+)\] \(± (\d+\.
 pytest.importorskip("sklearn", reason="the benchmark's second dataset ships with scikit-learn")
 pytest.importorskip("matplotlib", reason="the benchmark draws a plot")
 
+#: under pytest-xdist (``make test``), this module's tests run on one worker, so that the
+#: benchmark (its module fixture) runs once, not once per worker
+pytestmark = pytest.mark.xdist_group("exit-rules-benchmark")
+
 
 def _pair(cell: str) -> float:
     match = PAIR.match(cell.strip())

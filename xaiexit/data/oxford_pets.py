@@ -27,13 +27,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.datasets import OxfordIIITPet
+
+if TYPE_CHECKING:  # torchvision is imported where it is used: importing it costs a second or more
+    from torchvision.datasets import OxfordIIITPet
 
 PathLike = str | os.PathLike
 
@@ -213,6 +215,8 @@ def _check_layout(base: Path, split: str) -> None:
 
 def _load(torchvision_ds: OxfordIIITPet, index: int, size: int, split: str):
     """One sample as ((3, size, size) float32, label, (size, size) uint8 trimap)."""
+    import torchvision.transforms.functional as TF
+
     try:
         image, (label, trimap) = torchvision_ds[index]
     except FileNotFoundError as error:
@@ -280,6 +284,8 @@ class OxfordPets(Dataset):
             raise ValueError(f"limit must be None (all images) or a positive integer, got {limit!r}")
         self.root, self.split, self.size = Path(root), split, size
         _check_layout(self.root / FOLDER, split)
+
+        from torchvision.datasets import OxfordIIITPet
 
         source = OxfordIIITPet(self.root, split=split, target_types=["binary-category", "segmentation"], download=False)
         n = len(source) if limit is None else min(limit, len(source))
