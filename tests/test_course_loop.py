@@ -293,52 +293,63 @@ def relevance_mass(heatmap, mask):
 """
 
 
-@pytest.mark.parametrize("sandboxed", [True, False])
-def test_the_sandbox_hides_solutions_other_students_and_the_network(tmp_path, sandboxed):
-    """The same probing answer leaks everything without --sandbox and nothing with it."""
+def _probe(tmp_path, course_file: Path):
+    """The probing answer, aimed at this repository's solutions, a classmate's notebook and
+    the gradebook in ``tmp_path/workspace``, a listening local port and ``course_file``;
+    returns (probe source, workspace, listener)."""
     import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     workspace = tmp_path / "workspace"
-    course_file = tmp_path / "course_file.txt"  # stands in for a file of the course
-    course_file.write_text("x")
-    probe = PROBE.format(
-        solutions=str(ROOT / "solutions"),
-        other=str(workspace / "submitted" / "a_classmate"),
-        gradebook=str(workspace / "gradebook.db"),
-        port=listener.getsockname()[1],
-        course_file=str(ROOT / "README.md") if sandboxed else str(course_file),
-    )
-    subs = tmp_path / "submissions"
-    subs.mkdir()
-    _write(subs, "probe", submission({"relevance_mass": probe}))
     # a classmate's notebook, where grading them earlier left it
     classmate = workspace / "submitted" / "a_classmate" / LESSON / f"{LESSON}.ipynb"
     classmate.parent.mkdir(parents=True)
     nbformat.write(submission(), classmate)
-    result = run_cli(
-        "grade",
-        "1",
-        str(subs),
-        "--workspace",
-        str(workspace),
-        "--timeout",
-        "600",
-        *(["--sandbox"] if sandboxed else []),
+    probe = PROBE.format(
+        solutions=str(ROOT / "solutions"),
+        other=str(classmate.parents[1]),
+        gradebook=str(workspace / "gradebook.db"),
+        port=listener.getsockname()[1],
+        course_file=str(course_file),
     )
-    listener.close()
+    return probe, workspace, listener
+
+
+def test_the_probe_finds_every_door_open_in_an_ordinary_process(tmp_path):
+    """The sandbox test below is not vacuous: run as an ordinary Python process (what a
+    grading kernel is without --sandbox), its probe finds every door open."""
+    course_file = tmp_path / "course_file.txt"  # stands in for a file of the course
+    course_file.write_text("x")
+    probe, workspace, listener = _probe(tmp_path, course_file)
+    (workspace / "gradebook.db").write_bytes(b"")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", probe + "\nprint(LEAKS)"], capture_output=True, text=True, timeout=600
+        )
+    finally:
+        listener.close()
+    assert result.returncode == 0, result.stderr
+    for leak in ("sees " + str(ROOT / "solutions"), "sees", "reads", "gradebook.db", "network", "can write the course"):
+        assert leak in result.stdout, (leak, result.stdout)
+
+
+def test_the_sandbox_hides_solutions_other_students_and_the_network(tmp_path):
+    """Graded with --sandbox, the same probing answer finds every door shut: it scores."""
+    probe, workspace, listener = _probe(tmp_path, ROOT / "README.md")
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _write(subs, "probe", submission({"relevance_mass": probe}))
+    try:
+        result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", "600", "--sandbox")
+    finally:
+        listener.close()
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {row["student"]: row for row in csv.DictReader(open(workspace / "grades.csv"))}
     feedback = (workspace / "feedback" / "probe" / LESSON / f"{LESSON}.html").read_text()
-    if sandboxed:
-        assert float(rows["probe"]["relevance_mass"]) == 1, feedback[-3000:]
-        assert float(rows["probe"]["score"]) == AUTO_TOTAL
-    else:  # the probe itself works: without a sandbox it finds every door open
-        assert float(rows["probe"]["relevance_mass"]) == 0
-        for leak in ("sees", "reads", "gradebook.db", "network", "can write the course"):
-            assert leak in feedback
+    assert float(rows["probe"]["relevance_mass"]) == 1, feedback[-3000:]
+    assert float(rows["probe"]["score"]) == AUTO_TOTAL
 
 
 # --- the learner's install -------------------------------------------------------------------

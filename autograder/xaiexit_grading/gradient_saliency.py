@@ -59,11 +59,16 @@ def _int_target_works(name: str, check) -> None:
 
 
 def _gives_the_model_back(name: str, fn, *rest) -> None:
-    """Hand ``fn`` a CNN in training mode: afterwards it must be in training mode again."""
+    """Hand ``fn`` a CNN in training mode, then in eval mode: each time it must come back in
+    the mode it came in."""
     model, x = _cnn(), torch.rand(2, 3, 16, 16)
     call(fn, name, model, x, *rest)
     if not all(module.training for module in model.modules()):
         raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'mode_not_restored')}")
+    model.eval()
+    call(fn, name, model, x, *rest)
+    if any(module.training for module in model.modules()):
+        raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'train_afterwards')}")
 
 
 # --- test models and inputs ----------------------------------------------------------------

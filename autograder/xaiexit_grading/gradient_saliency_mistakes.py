@@ -166,6 +166,23 @@ def vanilla_gradient_mode_not_restored(model, x, target):
 
 @mistake(
     "vanilla_gradient",
+    "train_afterwards",
+    "gives the model back in training mode although it came in eval mode: note the mode the "
+    "model is in when you get it, and restore that mode, whichever it was, before returning",
+    matches_output=False,
+    visible="is training now",
+)
+def vanilla_gradient_train_afterwards(model, x, target):
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    target = torch.as_tensor(target).long().expand(x.shape[0])
+    (grad,) = torch.autograd.grad(model(x).gather(1, target[:, None]).sum(), x)
+    model.train()
+    return grad.abs()
+
+
+@mistake(
+    "vanilla_gradient",
     "int_target",
     "fails when target is one int for the whole batch: turn it into a (B,) tensor first "
     "(the same class for every image), then pick each image's score with it",
