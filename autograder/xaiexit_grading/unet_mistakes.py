@@ -1274,7 +1274,7 @@ def iou_mean_over_images(pred, target):
     "iou",
     "uint8_counts",
     "counts the pixels in uint8, which wraps around above 255 (256 pixels count as 0): "
-    "count in a wide integer type, e.g. int((pred & target).sum()) on boolean masks",
+    "count in a wide integer type (a sum of booleans in PyTorch is already int64)",
     visible="wide integer type",
 )
 def iou_uint8_counts(pred, target):
