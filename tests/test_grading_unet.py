@@ -521,28 +521,24 @@ def test_the_elastic_bounds_follow_from_the_interpolation():
     assert grading._residual_bound(3) > 2 * grading._readback_error()
 
 
-def test_a_crash_on_a_pair_size_is_named():
-    def square_only(features, size):
-        H, W = features.shape[-2:]
-        top, left = (H - size) // 2, (W - size) // 2
-        return features[..., top : top + size, left : left + size]
+def _square_only(features, size):
+    H, W = features.shape[-2:]
+    top, left = (H - size) // 2, (W - size) // 2  # TypeError for a pair size
+    return features[..., top : top + size, left : left + size]
 
+
+def _pair_only(features, size):
+    h, w = size[0], size[1]  # TypeError for an int size: 'int' object is not subscriptable
+    H, W = features.shape[-2:]
+    top, left = (H - h) // 2, (W - w) // 2
+    return features[..., top : top + h, left : left + w]
+
+
+@pytest.mark.parametrize("crop, mistake", [(_square_only, "ignores_pair"), (_pair_only, "int_size")])
+def test_a_crash_on_one_kind_of_size_is_named(crop, mistake):
     with pytest.raises(GradingError) as info:
-        grading.check_center_crop(square_only)
-    assert mistakes.message("center_crop", "ignores_pair") in str(info.value)
-    assert "TypeError" in str(info.value)
-
-
-def test_a_crash_on_an_int_size_is_named():
-    def pair_only(features, size):
-        h, w = size[0], size[1]  # TypeError for an int size: 'int' object is not subscriptable
-        H, W = features.shape[-2:]
-        top, left = (H - h) // 2, (W - w) // 2
-        return features[..., top : top + h, left : left + w]
-
-    with pytest.raises(GradingError) as info:
-        grading.check_center_crop(pair_only)
-    assert mistakes.message("center_crop", "int_size") in str(info.value)
+        grading.check_center_crop(crop)
+    assert mistakes.message("center_crop", mistake) in str(info.value)
     assert "TypeError" in str(info.value)
 
 

@@ -75,7 +75,7 @@ def grade(
                     for folder in own:
                         folder.mkdir(parents=True, exist_ok=True)
                     jail.configure(config, course, workspace, own, runtime)
-                sub.problem = _autograde(course, lesson, config, workspace, sub, release_nb)
+                sub.problem = _autograde(lesson, config, workspace, sub, release_nb)
             _record(config, workspace, lesson, report, sub, f"[{i}/{len(subs)}]", progress)
     if write_feedback:
         feedback(course, lesson, workspace, students=[s.student for s in subs if s.problem is None])
@@ -116,7 +116,7 @@ def _write_atomic(folder: Path, filename: str, nb) -> None:
     staging.rename(folder)
 
 
-def _autograde(course: Path, lesson: str, config, workspace: Path, sub: Submission, release_nb) -> str | None:
+def _autograde(lesson: str, config, workspace: Path, sub: Submission, release_nb) -> str | None:
     """Autograde one submission; return why it could not be graded, or None.
 
     When the learner's code kills the Python kernel (``os._exit``, a segfault, memory),

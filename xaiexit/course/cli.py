@@ -47,9 +47,10 @@ def _cmd_check(args) -> int:
 
     course = find_course(args.course)
     notebook = notebook_to_check(course, args.notebook)
-    shown = os.path.relpath(notebook) if not os.path.relpath(notebook).startswith("..") else notebook
+    shown = os.path.relpath(notebook)
+    shown = notebook if shown.startswith("..") else shown  # outside the current folder: the full path
     print(f"checking the saved {shown} (save it first; give a path to check another copy) ...", flush=True)
-    report = check(course, args.notebook, timeout=args.timeout)
+    report = check(course, str(notebook), timeout=args.timeout)
     width = max(len(r.name) for r in report.results) if report.results else 10
     for r in report.results:
         line = f"  {'FAILED' if r.status == 'failed' else r.status:<13} {r.name:<{width}}  ({r.points:g} pt)"

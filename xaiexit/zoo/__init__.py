@@ -150,7 +150,7 @@ def train(
     -------
     (model, metadata)
     """
-    from xaiexit.train import evaluate, fit, seed_everything
+    from xaiexit.train import fit, seed_everything
 
     recipe = _recipe(name)
     seed_everything(recipe.train_args.get("seed", 0))
@@ -162,10 +162,11 @@ def train(
         )
     if recipe.trainer is not None and stop_after is not None:
         raise ValueError(f"{name} trains with its own loop; stop_after works for fit-based recipes only")
-    if recipe.trainer is not None:  # segmentation: the recipe brings its own loop and metrics
+    if recipe.trainer is not None:  # the recipe brings its own loop (and metrics, for segmentation)
         history, metrics = recipe.trainer(model, recipe, device=device, progress=progress)
         seconds = time.perf_counter() - started
         model = model.cpu().eval()
+        metrics = _test_metrics(model, recipe) if metrics is None else metrics
         return model, _finish(model, recipe, name, history, metrics, seconds, out_dir)
     train_set, val_set = recipe.build_data("train"), recipe.build_data("val")
     history = fit(
@@ -180,16 +181,24 @@ def train(
     )
     seconds = time.perf_counter() - started
     model = model.cpu().eval()
+    return model, _finish(model, recipe, name, history.as_dict(), _test_metrics(model, recipe), seconds, out_dir)
+
+
+def _test_metrics(model: nn.Module, recipe: Recipe) -> dict:
+    """A classifier's accuracy and loss on the recipe's evaluation split; for an early-exit
+    model, the accuracy of every exit too."""
+    from xaiexit.train import evaluate
+
     test_set = recipe.build_data(recipe.eval_split)
     test = evaluate(model, test_set, device="cpu", loss=recipe.loss)
     metrics = {f"{recipe.eval_split}_accuracy": test["accuracy"], f"{recipe.eval_split}_loss": test["loss"]}
-    if hasattr(model, "num_exits"):  # an early-exit model: the accuracy of every exit too
+    if hasattr(model, "num_exits"):
         from xaiexit.models import SingleExit
 
         metrics[f"{recipe.eval_split}_accuracy_per_exit"] = [
             evaluate(SingleExit(model, k), test_set, device="cpu")["accuracy"] for k in range(model.num_exits)
         ]
-    return model, _finish(model, recipe, name, history.as_dict(), metrics, seconds, out_dir)
+    return metrics
 
 
 def _finish(model: nn.Module, recipe: Recipe, name: str, history: dict, metrics: dict, seconds: float, out_dir) -> dict:
