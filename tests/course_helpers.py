@@ -113,8 +113,10 @@ class Lesson:
 LESSON1 = Lesson("01_gradient_saliency", "gradient_saliency")
 LESSON2 = Lesson("02_flat_regions", "flat_regions")
 LESSON3 = Lesson("03_early_exit", "early_exit", prints={"operating_point": "== simulate_exits on the test split: True"})
-LESSON4 = Lesson("04_exit_rules", "exit_rules")
-LESSON5 = Lesson("05_unet", "unet")
+LESSON4 = Lesson("04_map_concentration", "map_concentration")
+LESSON5 = Lesson("05_exit_rules", "exit_rules")
+LESSON6 = Lesson("06_unet", "unet")
+LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5, LESSON6]  # the course, in order
 
 # Lesson 1 under the names the first tests use
 LESSON = LESSON1.name

@@ -16,9 +16,7 @@ import nbformat
 import pytest
 from playwright.sync_api import sync_playwright
 
-from course_helpers import LESSON1, LESSON2, LESSON3, LESSON4, LESSON5, ROOT, LabServer, assert_claims_hold
-
-LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5]
+from course_helpers import LESSONS, ROOT, LabServer, assert_claims_hold
 
 #: the notebooks run here are copies in a folder of the served root (ignored by git)
 SCRATCH = ROOT / ".browser-tests"

@@ -6,9 +6,8 @@ import pytest
 
 from xaiexit_grading import GradingError
 
-from course_helpers import LESSON1, LESSON2, LESSON3, LESSON4, LESSON5
+from course_helpers import LESSONS
 
-LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5]
 MISTAKES = [(lesson, m) for lesson in LESSONS for m in lesson.mistakes.CATALOGUE]
 
 

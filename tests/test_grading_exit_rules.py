@@ -1,4 +1,4 @@
-"""Lesson 4's hidden tests, called directly (no notebook): they pass the reference and
+"""The hidden tests of Lessons 4 and 5 (exit rules from saliency), called directly: they pass the reference and
 answers written as a learner would, name every catalogued mistake (also when it is pasted
 into a notebook as an answer cell, where it costs its own exercise only), accept the
 variants the catalogue declares harmless, and resist forged answers and changed inputs."""
@@ -16,14 +16,14 @@ from torch import nn
 
 from xaiexit import exits
 from xaiexit.exits import normalize_maps, resize_to_common
-from xaiexit_grading import GradingError
-from xaiexit_grading import exit_rules as grading
-from xaiexit_grading import exit_rules_mistakes as mistakes
+from xaiexit_grading import GradingError, exit_rules, exit_rules_mistakes, map_concentration, map_concentration_mistakes
 
-from course_helpers import Lesson
+from course_helpers import LESSON4, LESSON5
 
-# Only the catalogue is read (mistake_source); the lesson's notebooks are not needed here.
-LESSON4 = Lesson("04_exit_rules", "exit_rules")
+# Lesson 4 (the AUROC, concentration) and Lesson 5 (agreement, thresholds), side by side
+CHECKS = {**map_concentration.CHECKS, **exit_rules.CHECKS}
+MISTAKES = map_concentration_mistakes.CATALOGUE + exit_rules_mistakes.CATALOGUE
+LESSON_OF = {**{name: LESSON4 for name in map_concentration.CHECKS}, **{name: LESSON5 for name in exit_rules.CHECKS}}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -38,8 +38,8 @@ REFERENCES = {
 }
 
 # Right answers as a learner writes them in the notebook's answer cells: float32 where the
-# inputs are, Python floats from auroc and choose_threshold, and Exercise 6 calling the answer
-# to Exercise 4.
+# inputs are, Python floats from auroc and choose_threshold, and coherence_scores calling the answer
+# cosine_similarity_maps (Lesson 5, Exercises 3 and 1).
 ANSWERS = """
 def auroc(scores, positive, higher_is_surer=True):
     s = scores if higher_is_surer else -scores
@@ -118,7 +118,7 @@ def choose_threshold(scores, correct, target_accuracy, higher_is_surer=True):
 
 
 def notebook_namespace() -> dict:
-    """What an answer cell of Lesson 4 sees: the setup cell's imports."""
+    """What an answer cell of Lessons 4 and 5 sees: the setup cell's imports."""
     return {"copy": copy, "math": math, "torch": torch, "nn": nn, "F": F, "resize_to_common": resize_to_common}
 
 
@@ -131,19 +131,19 @@ def answered_namespace() -> dict:
 
 @pytest.mark.parametrize("exercise", list(REFERENCES))
 def test_reference_passes(exercise):
-    grading.CHECKS[exercise](REFERENCES[exercise])
+    CHECKS[exercise](REFERENCES[exercise])
 
 
 @pytest.mark.parametrize("exercise", list(REFERENCES))
 def test_answers_written_as_a_learner_would_pass(exercise):
-    grading.CHECKS[exercise](answered_namespace()[exercise])
+    CHECKS[exercise](answered_namespace()[exercise])
 
 
-@pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.exercise}-{m.name}")
 def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
     namespace = answered_namespace()
-    exec(LESSON4.mistake_source(mistake), namespace)
-    for exercise, check in grading.CHECKS.items():
+    exec(LESSON_OF[mistake.exercise].mistake_source(mistake), namespace)
+    for exercise, check in CHECKS.items():
         if exercise != mistake.exercise:
             check(namespace[exercise])  # e.g. a wrong cosine does not fail coherence_scores
             continue
@@ -155,13 +155,13 @@ def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
 
 @pytest.mark.parametrize("exercise, helper", [("coherence_scores", "cosine_similarity_maps")])
 def test_a_wrong_earlier_answer_is_not_counted_again(exercise, helper):
-    for wrong in mistakes.of(helper):
+    for wrong in exit_rules_mistakes.of(helper):
         namespace = answered_namespace()
-        exec(LESSON4.mistake_source(wrong), namespace)
+        exec(LESSON5.mistake_source(wrong), namespace)
         learners = namespace[helper]
         with pytest.raises(GradingError):
-            grading.CHECKS[helper](learners)
-        grading.CHECKS[exercise](namespace[exercise])
+            CHECKS[helper](learners)
+        CHECKS[exercise](namespace[exercise])
         assert namespace[helper] is learners  # the learner's own answer is back
 
 
@@ -278,15 +278,17 @@ def threshold_as_numpy(scores, correct, target_accuracy, higher_is_surer=True):
     ids=lambda v: getattr(v, "__name__", v),
 )
 def test_harmless_variants_pass(exercise, answer):
-    grading.CHECKS[exercise](answer)
+    CHECKS[exercise](answer)
 
 
 def test_float32_answers_pass():
     """The reference's answers rounded to float32 pass: the tolerance is float32's."""
     for exercise in ("spatial_entropy", "moment_of_inertia", "cosine_similarity_maps", "ssim_maps"):
         reference = REFERENCES[exercise]
-        grading.CHECKS[exercise](lambda *args, reference=reference: reference(*args).float())
-    grading.check_coherence_scores(lambda maps, reference="previous": exits.coherence_scores(maps, reference).float())
+        CHECKS[exercise](lambda *args, reference=reference: reference(*args).float())
+    exit_rules.check_coherence_scores(
+        lambda maps, reference="previous": exits.coherence_scores(maps, reference).float()
+    )
 
 
 # --- what else a check catches ----------------------------------------------------------
@@ -297,20 +299,20 @@ def test_a_wrong_answer_outside_the_catalogue_gets_the_size_of_its_error():
         return 1.01 * exits.spatial_entropy(heatmap)
 
     with pytest.raises(GradingError, match="spatial_entropy gives a wrong result on 4 x 4 maps worked by hand"):
-        grading.check_spatial_entropy(off)
+        map_concentration.check_spatial_entropy(off)
 
     def nudged(scores, correct, target_accuracy, higher_is_surer=True):
         return exits.choose_threshold(scores, correct, target_accuracy, higher_is_surer) + 0.01
 
     with pytest.raises(GradingError, match="choose_threshold returns 0.26 .*the correct threshold is 0.25"):
-        grading.check_choose_threshold(nudged)
+        exit_rules.check_choose_threshold(nudged)
 
 
 def test_a_wrong_shape_is_explained():
     with pytest.raises(GradingError, match=r"moment_of_inertia returned shape \(4, 1\); expected \(4,\)"):
-        grading.check_moment_of_inertia(lambda heatmap: exits.moment_of_inertia(heatmap)[:, None])
+        map_concentration.check_moment_of_inertia(lambda heatmap: exits.moment_of_inertia(heatmap)[:, None])
     with pytest.raises(GradingError, match="auroc must return a float, got list"):
-        grading.check_auroc(lambda scores, positive, higher_is_surer=True: [exits.auroc(scores, positive)])
+        map_concentration.check_auroc(lambda scores, positive, higher_is_surer=True: [exits.auroc(scores, positive)])
 
 
 def test_coherence_scores_is_called_with_the_learners_signature_only():
@@ -324,7 +326,7 @@ def test_coherence_scores_is_called_with_the_learners_signature_only():
         assert len(args) == 1 and set(kwargs) <= {"reference"}
         return coherence_scores(*args, **kwargs)
 
-    grading.check_coherence_scores(recording)
+    exit_rules.check_coherence_scores(recording)
     assert {reference for _, reference in calls} == {"previous", "final", "middle"}
 
 
@@ -333,7 +335,7 @@ def test_another_error_than_value_error_for_an_unknown_reference_is_explained():
         return exits.coherence_scores(maps_per_exit, {"previous": "previous", "final": "final"}[reference])
 
     with pytest.raises(GradingError, match="raised KeyError for reference='middle': raise a ValueError"):
-        grading.check_coherence_scores(key_error)
+        exit_rules.check_coherence_scores(key_error)
 
 
 def test_the_auroc_check_agrees_with_scikit_learn():
@@ -343,9 +345,9 @@ def test_the_auroc_check_agrees_with_scikit_learn():
 
     from xaiexit_grading._checks import seeded
 
-    with seeded(grading.SEED):
+    with seeded(map_concentration.SEED):
         for n, levels in ((60, 6), (80, 5), (400, None)):
-            scores, positive = grading._ranked_scores(n, 0.5, levels)
+            scores, positive = map_concentration._ranked_scores(n, 0.5, levels)
             want = roc_auc_score(positive.numpy(), scores.numpy())
             assert exits.auroc(scores, positive) == pytest.approx(want, abs=1e-9)
             assert exits.auroc(1 - scores, positive, higher_is_surer=False) == pytest.approx(want, abs=1e-9)
@@ -357,7 +359,7 @@ def test_ssim_maps_smaller_than_the_window_must_raise_a_value_error():
         return exits.ssim_maps(a, b, data_range, min(window, a.shape[1] - (1 - a.shape[1] % 2), a.shape[2]))
 
     with pytest.raises(GradingError, match="does not check that a window fits"):
-        grading.check_ssim_maps(padded_for_small_maps)
+        exit_rules.check_ssim_maps(padded_for_small_maps)
 
 
 # --- hygiene -------------------------------------------------------------------------------
@@ -410,7 +412,7 @@ def auroc_in_place(scores, positive, higher_is_surer=True):
 )
 def test_changing_an_input_in_place_fails(exercise, answer):
     with pytest.raises(GradingError, match=f"{exercise} changes its input in place: compute on a copy"):
-        grading.CHECKS[exercise](answer)
+        CHECKS[exercise](answer)
 
 
 def test_changing_the_scores_in_place_is_named():
@@ -420,14 +422,14 @@ def test_changing_the_scores_in_place_is_named():
         return result
 
     with pytest.raises(GradingError) as info:
-        grading.check_choose_threshold(sorts_in_place)
-    assert mistakes.message("choose_threshold", "changes_scores") in str(info.value)
+        exit_rules.check_choose_threshold(sorts_in_place)
+    assert exit_rules_mistakes.message("choose_threshold", "changes_scores") in str(info.value)
 
 
 def test_checks_are_deterministic():
     for check, wrong in (
-        (grading.check_ssim_maps, lambda a, b, data_range=1.0, window=7: torch.zeros(len(a))),
-        (grading.check_choose_threshold, lambda scores, correct, t, h=True: 0.5),
+        (exit_rules.check_ssim_maps, lambda a, b, data_range=1.0, window=7: torch.zeros(len(a))),
+        (exit_rules.check_choose_threshold, lambda scores, correct, t, h=True: 0.5),
     ):
         messages = []
         for _ in range(2):
@@ -441,7 +443,7 @@ def test_checks_do_not_disturb_the_notebooks_random_state():
     torch.manual_seed(3)
     expected = torch.rand(3)
     torch.manual_seed(3)
-    for exercise, check in grading.CHECKS.items():
+    for exercise, check in CHECKS.items():
         check(REFERENCES[exercise])
     assert torch.equal(torch.rand(3), expected)
 
@@ -451,23 +453,23 @@ def test_not_implemented_and_crashes_are_explained():
         raise NotImplementedError()
 
     with pytest.raises(GradingError, match="not implemented yet"):
-        grading.check_spatial_entropy(stub)
+        map_concentration.check_spatial_entropy(stub)
 
     def crashes(maps_per_exit, reference="previous"):
         return maps_per_exit[len(maps_per_exit)]  # IndexError on this line
 
     with pytest.raises(GradingError) as info:
-        grading.check_coherence_scores(crashes)
+        exit_rules.check_coherence_scores(crashes)
     assert "IndexError" in str(info.value) and "return maps_per_exit[len(maps_per_exit)]" in str(info.value)
 
 
 def test_a_value_equal_to_everything_is_rejected():
     with pytest.raises(GradingError, match="must return a torch.Tensor, got AlwaysEqual"):
-        grading.check_cosine_similarity_maps(lambda a, b: AlwaysEqual())
+        exit_rules.check_cosine_similarity_maps(lambda a, b: AlwaysEqual())
     with pytest.raises(GradingError, match="must return a float, got AlwaysEqual"):
-        grading.check_choose_threshold(lambda scores, correct, t, h=True: AlwaysEqual())
+        exit_rules.check_choose_threshold(lambda scores, correct, t, h=True: AlwaysEqual())
     with pytest.raises(GradingError, match="auroc must return a float, got AlwaysEqual"):
-        grading.check_auroc(lambda scores, positive, higher_is_surer=True: AlwaysEqual())
+        map_concentration.check_auroc(lambda scores, positive, higher_is_surer=True: AlwaysEqual())
 
     class AnyFloat(float):
         def __sub__(self, other):
@@ -481,9 +483,9 @@ def test_a_value_equal_to_everything_is_rejected():
         __hash__ = float.__hash__
 
     with pytest.raises(GradingError, match="must return a float, got AnyFloat"):
-        grading.check_choose_threshold(lambda scores, correct, t, h=True: AnyFloat(0.5))
+        exit_rules.check_choose_threshold(lambda scores, correct, t, h=True: AnyFloat(0.5))
     with pytest.raises(GradingError, match="must return a float, got AnyFloat"):
-        grading.check_auroc(lambda scores, positive, higher_is_surer=True: AnyFloat(0.5))
+        map_concentration.check_auroc(lambda scores, positive, higher_is_surer=True: AnyFloat(0.5))
 
 
 def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():
@@ -491,10 +493,10 @@ def test_a_tensor_subclass_that_fakes_comparisons_is_rejected():
         return torch.zeros(len(heatmap)).as_subclass(FakeTensor)
 
     with pytest.raises(GradingError, match="subclass of torch.Tensor is not accepted"):
-        grading.check_spatial_entropy(forged)
+        map_concentration.check_spatial_entropy(forged)
 
     def forged_threshold(scores, correct, target_accuracy, higher_is_surer=True):
         return torch.tensor(0.5).as_subclass(FakeTensor)
 
     with pytest.raises(GradingError, match="must return a float, got FakeTensor"):
-        grading.check_choose_threshold(forged_threshold)
+        exit_rules.check_choose_threshold(forged_threshold)

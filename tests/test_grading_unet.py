@@ -1,4 +1,4 @@
-"""Lesson 5's hidden tests, called directly (no notebook): they pass the reference and
+"""Lesson 6's hidden tests, called directly (no notebook): they pass the reference and
 answers written as a learner would, name every catalogued mistake (also when it is pasted
 into a notebook as an answer cell, where it costs its own exercise only), accept the
 variants the catalogue declares harmless, and resist forged answers and changed inputs."""
@@ -22,10 +22,8 @@ from xaiexit_grading import GradingError
 from xaiexit_grading import unet as grading
 from xaiexit_grading import unet_mistakes as mistakes
 
-from course_helpers import Lesson
+from course_helpers import LESSON6
 
-# Only the catalogue is read (mistake_source); the lesson's notebooks are not needed here.
-LESSON5 = Lesson("05_unet", "unet")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -129,7 +127,7 @@ def iou(pred, target):
 
 
 def notebook_namespace() -> dict:
-    """What an answer cell of Lesson 5 sees: the setup cell's imports and given helpers."""
+    """What an answer cell of Lesson 6 sees: the setup cell's imports and given helpers."""
     return {
         "copy": copy,
         "math": math,
@@ -176,7 +174,7 @@ def test_the_required_mistakes_are_catalogued():
 @pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: f"{m.exercise}-{m.name}")
 def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
     namespace = answered_namespace()
-    exec(LESSON5.mistake_source(mistake), namespace)
+    exec(LESSON6.mistake_source(mistake), namespace)
     for exercise, check in grading.CHECKS.items():
         if exercise != mistake.exercise:
             check(namespace[exercise])  # e.g. a wrong unet_output_size does not fail overlap_tile_predict
@@ -191,7 +189,7 @@ def test_each_mistake_pasted_as_an_answer_cell_costs_its_exercise_only(mistake):
 def test_a_wrong_earlier_answer_is_not_counted_again(helper):
     for wrong in mistakes.of(helper):
         namespace = answered_namespace()
-        exec(LESSON5.mistake_source(wrong), namespace)
+        exec(LESSON6.mistake_source(wrong), namespace)
         learners = namespace[helper]
         with pytest.raises(GradingError):
             grading.CHECKS[helper](learners)

@@ -28,9 +28,8 @@ import nbformat
 import pytest
 import torch
 
-from course_helpers import LESSON1, LESSON2, LESSON3, LESSON4, LESSON5, cells_by_id
+from course_helpers import LESSONS, cells_by_id
 
-LESSONS = [LESSON1, LESSON2, LESSON3, LESSON4, LESSON5]
 MISTAKES = [(lesson, m) for lesson in LESSONS for m in lesson.mistakes.CATALOGUE]
 HIDDEN_BLOCK = re.compile(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", re.M | re.S)
 

@@ -214,7 +214,7 @@ def test_shipped_early_exit_model_matches_its_metadata(pets_test):
 
 @pytest.mark.parametrize("name, seed", [("pets_early_exit_seed1", 1), ("pets_early_exit_seed2", 2)])
 def test_the_early_exit_recipe_ships_with_two_more_training_seeds(name, seed, pets_test):
-    """Lesson 4 measures exit rules over three training seeds: same recipe, same data, only
+    """Lessons 4 and 5 measure exit rules over three training seeds: same recipe, same data, only
     the training seed differs, and each network is a different one."""
     from xaiexit.models import SingleExit
 
@@ -234,7 +234,7 @@ DIGITS = ["digits_early_exit", "digits_early_exit_seed1", "digits_early_exit_see
 
 @pytest.mark.parametrize("name", DIGITS)
 def test_shipped_digits_networks_match_their_metadata(name):
-    """Lesson 4's digits setting: each exit's test accuracy is what the metadata says, the
+    """The digits setting of Lessons 4 and 5: each exit's test accuracy is what the metadata says, the
     first exit is right only about half the time (the room a rule needs), the last nearly
     always; each seed is a different network."""
     from xaiexit.data import Digits

@@ -1,4 +1,4 @@
-"""Hidden tests of Lesson 4 (exit rules from saliency).
+"""Hidden tests of Lesson 5 (exit rules from saliency: agreement and the honest comparison).
 
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.exits` and with hand-computed answers,
@@ -8,26 +8,26 @@ and raises :class:`~xaiexit_grading.GradingError` with a message that names the 
 No exercise takes a model; each must leave its inputs unchanged. One exercise builds on
 an earlier one: ``coherence_scores`` calls the learner's ``cosine_similarity_maps``. While
 it is tested the reference takes the earlier answer's place, so one mistake costs one
-exercise only. The edge cases graded here are the ones the exercise texts state: ties and
-"never" scores in ``auroc`` and an empty group (nan), maps smaller than the SSIM window
-(ValueError), "never" scores, the tolerance on the target and no samples at all in
-``choose_threshold``.
+exercise only. The edge cases graded here are the ones the exercise texts state: maps
+smaller than the SSIM window (ValueError), "never" scores, the tolerance on the target and
+no samples at all in ``choose_threshold``.
 
 Examples
 --------
->>> from xaiexit.exits import spatial_entropy
->>> check_spatial_entropy(spatial_entropy)   # the reference passes
+>>> from xaiexit.exits import cosine_similarity_maps
+>>> check_cosine_similarity_maps(cosine_similarity_maps)   # the reference passes
 """
 
 from __future__ import annotations
 
-import copy
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from xaiexit import exits as reference
+from xaiexit_grading import _map_checks as shared
 from xaiexit_grading import exit_rules_mistakes as mistakes
 from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
 from xaiexit_grading._checks import (
@@ -49,276 +49,13 @@ from xaiexit_grading._checks import (
 SEED = 20261128  # hidden inputs differ from anything the notebook shows
 
 _grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
+_nan_means = partial(shared.nan_means, _grader)
+_compare_maps = partial(shared.compare_maps, _grader)
+_call_on_copies = partial(shared.call_on_copies, _grader)
+_blobs = shared.blobs
 
 
-# --- shared helpers ----------------------------------------------------------------------
-
-
-def _nan_means(name: str, mistake: str):
-    """A screen that names ``mistake`` when the output holds NaN or infinite values."""
-
-    def screen(out):
-        if _type(out) is torch.Tensor and out.is_floating_point() and not bool(torch.all(torch.isfinite(out.detach()))):
-            raise GradingError(f"{name} {mistakes.message(name, mistake)}")
-
-    return screen
-
-
-def _compare_maps(
-    name: str,
-    fn,
-    args: tuple,
-    expected: torch.Tensor,
-    case: str,
-    screen=None,
-    crash_means: str | None = None,
-    kwargs: dict | None = None,
-) -> None:
-    """Call ``fn`` on copies of ``args`` (and ``kwargs``), check it left them unchanged, let
-    ``screen(out)`` name a mistake it recognises (NaN, say), then compare with ``expected``
-    (a catalogued mistake is named also when its output has another shape).
-
-    crash_means : the catalogued mistake that a crash on these inputs means (the earlier
-        cases passed, so what is new here is what went wrong: maps of two sizes, say).
-    """
-    given = [copy.deepcopy(a) for a in args]
-    try:
-        out = call(fn, name, *given, **(kwargs or {}))
-    except GradingError as err:
-        if crash_means is None:
-            raise
-        detail = str(err)[len(name) :].strip()
-        raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
-    unchanged(name, args, given)
-    if screen is not None:
-        screen(out)
-    if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(
-            name,
-            name,
-            args,
-            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
-        )
-    out = expect_tensor(out, name, expected.shape)
-    if not close(out, expected):
-        _grader.diagnose(name, name, out, expected, args, case)
-
-
-def _blobs(batch: int, height: int, width: int) -> torch.Tensor:
-    """Non-negative maps, each a noisy blob at a random place (so the centroid is not the
-    image centre and the maps of a batch differ)."""
-    y = (torch.arange(height, dtype=torch.float32)[:, None] + 0.5) / height
-    x = (torch.arange(width, dtype=torch.float32)[None, :] + 0.5) / width
-    centre = 0.15 + 0.7 * torch.rand(batch, 2, 1, 1)
-    spread = 0.02 + 0.1 * torch.rand(batch, 1, 1)
-    blob = torch.exp(-((y - centre[:, 0]) ** 2 + (x - centre[:, 1]) ** 2) / spread)
-    return blob * (0.5 + torch.rand(batch, height, width)) + 0.02
-
-
-# --- 1. auroc -----------------------------------------------------------------------------
-
-
-def _call_on_copies(name: str, fn, args: tuple, case: str, crash_means: str | None):
-    """Call ``fn`` on copies of ``args``; a crash names ``crash_means`` (when given), and an
-    in-place change of the scores (``args[0]``) names that mistake, and any other change of
-    an argument is reported. Returns the output."""
-    given = [copy.deepcopy(a) for a in args]
-    try:
-        out = call(fn, name, *given)
-    except GradingError as err:
-        if crash_means is None:
-            raise
-        detail = str(err)[len(name) :].strip()
-        raise GradingError(f"{name} {mistakes.message(name, crash_means)} ({case}, it {detail})") from None
-    if isinstance(args[0], torch.Tensor) and not torch.equal(args[0], given[0]):
-        raise GradingError(f"{name} {mistakes.message(name, 'changes_scores')}")
-    unchanged(name, args, given)
-    return out
-
-
-def _compare_number(name: str, fn, args: tuple, expected: float, case: str, crash_means: str | None = None) -> None:
-    """Call ``fn`` on copies of ``args``, check that it left them unchanged (naming an
-    in-place change of the scores), then compare its number with ``expected``, naming the
-    catalogued mistake whose output it equals."""
-    out = _call_on_copies(name, fn, args, case, crash_means)
-    value = number(out, name)
-    if not same_number(value, expected):
-        _grader.name_mistake(name, name, args, lambda wrong: same_number(number(wrong, name), value))
-        raise GradingError(f"{name} returns {show_number(value)} {case}; the correct value is {show_number(expected)}")
-
-
-def _ranked_scores(n: int, skill: float, levels: int | None = None) -> tuple:
-    """``n`` scores (on ``levels`` values when given: many ties) and whether each sample is
-    right, right more often the higher its score."""
-    sure = torch.rand(n)
-    if levels is not None:
-        sure = (sure * (levels - 1)).round() / (levels - 1)
-    positive = torch.rand(n) < (0.3 + skill * sure).clamp(max=0.95)
-    positive[0], positive[1] = True, False  # both groups present
-    return sure, positive
-
-
-def check_auroc(fn) -> None:
-    """Hidden test of ``auroc(scores, positive, higher_is_surer=True)``: the share of
-    (positive, negative) pairs where the positive sample is surer, ties counting one half;
-    nan when a group is empty or no score is finite."""
-    assert_untampered()
-    name = "auroc"
-    with seeded(SEED):
-        # by hand: right 0.9, 0.8, 0.5, 0.5 against wrong 0.8, 0.5, 0.2: 3 + 2.5 + 1.5 + 1.5 = 8.5 of 12
-        scores = torch.tensor([0.9, 0.8, 0.8, 0.5, 0.5, 0.5, 0.2])
-        positive = torch.tensor([True, True, False, False, True, True, False])
-        _compare_number(
-            name,
-            fn,
-            (scores, positive),
-            8.5 / 12,
-            "on scores [0.9, 0.8, 0.8, 0.5, 0.5, 0.5, 0.2] with the right samples at 0.9, 0.8, 0.5, 0.5 and the "
-            "wrong ones at 0.8, 0.5, 0.2 (of the 12 pairs, 7 have the right sample surer and 3 are ties: "
-            "(7 + 3 / 2) / 12 = 0.7083)",
-        )
-        for n, levels, higher in ((60, 6, True), (80, 5, False), (400, None, True), (300, None, False)):
-            scores, positive = _ranked_scores(n, 0.5, levels)
-            scores = scores if higher else 1.0 - scores
-            ties = f"on {levels} levels (many ties)" if levels else "without ties"
-            lower = "" if higher else " (a lower score is surer)"
-            _compare_number(
-                name,
-                fn,
-                (scores, positive, higher),
-                reference.auroc(scores, positive, higher),
-                f"on {n} random scores {ties} with higher_is_surer={higher}{lower}",
-            )
-        # 'never' scores: -inf ties with -inf and ranks below every finite score (inf when lower is surer)
-        scores = torch.tensor([-math.inf, -math.inf, 0.5, 0.5, 0.2, -math.inf, 0.9])
-        positive = torch.tensor([True, False, True, False, False, False, True])
-        _compare_number(
-            name,
-            fn,
-            (scores, positive),
-            8.5 / 12,
-            "on scores [-inf, -inf, 0.5, 0.5, 0.2, -inf, 0.9] with the right samples at -inf, 0.5 and 0.9 ('never' "
-            "scores tie with each other and rank below every finite score: of the 12 pairs, 7 have the right "
-            "sample surer and 3 are ties, (7 + 3 / 2) / 12 = 0.7083)",
-        )
-        _compare_number(
-            name,
-            fn,
-            (-scores, positive, False),
-            8.5 / 12,
-            "on scores [inf, inf, -0.5, -0.5, -0.2, inf, -0.9] with higher_is_surer=False (inf is 'never' when "
-            "lower is surer; 0.7083 again)",
-        )
-        # no pair to compare, or nothing ranked
-        for scores, positive, case in (
-            (torch.tensor([0.3, 0.9, 0.6]), torch.tensor([True, True, True]), "when every sample is right"),
-            (torch.tensor([0.3, 0.9]), torch.tensor([False, False]), "when every sample is wrong"),
-            (
-                torch.full((4,), -math.inf),
-                torch.tensor([True, False, True, False]),
-                "when every score is -inf ('never': nothing is ranked)",
-            ),
-        ):
-            _compare_number(
-                name,
-                fn,
-                (scores, positive),
-                math.nan,
-                f"{case}; the AUROC is then undefined, nan",
-                crash_means="crashes_when_a_group_is_empty",
-            )
-
-
-# --- 2. spatial_entropy ------------------------------------------------------------------
-
-
-def check_spatial_entropy(fn) -> None:
-    """Hidden test of ``spatial_entropy(heatmap)``: -sum p ln p / ln(H W) per map,
-    p = map / sum, 0 ln 0 = 0, an all-zero map counting as uniform (1)."""
-    assert_untampered()
-    name = "spatial_entropy"
-    with seeded(SEED):
-        # by hand on 4 x 4 maps: one pixel gives 0, a uniform map 1, mass spread evenly over
-        # 8 pixels ln 8 / ln 16 = 0.75, over 4 pixels ln 4 / ln 16 = 0.5
-        maps = torch.zeros(4, 4, 4)
-        maps[0, 1, 2] = 2.0
-        maps[1] = 5.0
-        maps[2, :2] = 1.0
-        maps[3, 1:3, 2:] = 3.0
-        _compare_maps(
-            name,
-            fn,
-            (maps,),
-            torch.tensor([0.0, 1.0, 0.75, 0.5], dtype=torch.float64),
-            "on 4 x 4 maps worked by hand (all the mass on one pixel gives 0, a uniform map 1, "
-            "mass spread evenly over 8 pixels ln 8 / ln 16 = 0.75, over 4 pixels 0.5)",
-            screen=_nan_means(name, "log_of_zero"),
-        )
-        for maps, case in (
-            (_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
-            (_blobs(2, 5, 7), "on random positive (2, 5, 7) maps"),
-        ):
-            _compare_maps(
-                name, fn, (maps,), reference.spatial_entropy(maps), case, screen=_nan_means(name, "log_of_zero")
-            )
-        # sparse maps (many pixels without mass) and an all-zero map
-        maps = _blobs(3, 6, 6) * (torch.rand(3, 6, 6) < 0.5)
-        maps[1] = 0.0
-        _compare_maps(
-            name,
-            fn,
-            (maps,),
-            reference.spatial_entropy(maps),
-            "on sparse (3, 6, 6) maps, the second of them all zero (it counts as uniform: 1)",
-            screen=_nan_means(name, "zero_map_nan"),
-        )
-
-
-# --- 3. moment_of_inertia ----------------------------------------------------------------
-
-
-def check_moment_of_inertia(fn) -> None:
-    """Hidden test of ``moment_of_inertia(heatmap)``: sum p ((y - cy)^2 + (x - cx)^2) with
-    pixel centres in the unit square and the centroid (cy, cx) of p = map / sum."""
-    assert_untampered()
-    name = "moment_of_inertia"
-    with seeded(SEED):
-        # by hand on 8 x 8 maps (pixel centres at 1/16, 3/16, ..., 15/16)
-        maps = torch.zeros(4, 8, 8)
-        maps[0, 4, 4] = 2.0  # one pixel: 0
-        maps[1, 0, 0] = maps[1, 0, 4] = 1.0  # two pixels 0.5 apart in x: 0.25^2 = 0.0625
-        maps[2, 0, 0] = maps[2, 7, 7] = 3.0  # opposite corners: 2 * (7/16)^2 = 0.3828125
-        maps[3] = 1.0  # uniform: 2 * (1 - 1/64) / 12 = 0.1640625
-        _compare_maps(
-            name,
-            fn,
-            (maps,),
-            torch.tensor([0.0, 0.0625, 0.3828125, 0.1640625], dtype=torch.float64),
-            "on 8 x 8 maps worked by hand (one pixel gives 0; two pixels half the width apart "
-            "0.25^2 = 0.0625; two opposite corners 2 * (7/16)^2 = 0.3828; a uniform map "
-            "2 * (1 - 1/64) / 12 = 0.1641)",
-            screen=_nan_means(name, "zero_map_nan"),
-        )
-        for maps, case in (
-            (_blobs(3, 8, 8), "on random positive (3, 8, 8) maps"),
-            (_blobs(2, 6, 10), "on random positive (2, 6, 10) maps (not square)"),
-        ):
-            _compare_maps(
-                name, fn, (maps,), reference.moment_of_inertia(maps), case, screen=_nan_means(name, "zero_map_nan")
-            )
-        maps = _blobs(3, 9, 9) * (torch.rand(3, 9, 9) < 0.6)
-        maps[0] = 0.0
-        _compare_maps(
-            name,
-            fn,
-            (maps,),
-            reference.moment_of_inertia(maps),
-            "on sparse (3, 9, 9) maps, the first of them all zero (it counts as uniform: 2 * (1 - 1/81) / 12 = 0.1646)",
-            screen=_nan_means(name, "zero_map_nan"),
-        )
-
-
-# --- 4. cosine_similarity_maps -----------------------------------------------------------
+# --- 1. cosine_similarity_maps -----------------------------------------------------------
 
 
 def check_cosine_similarity_maps(fn) -> None:
@@ -367,7 +104,7 @@ def check_cosine_similarity_maps(fn) -> None:
         )
 
 
-# --- 5. ssim_maps ------------------------------------------------------------------------
+# --- 2. ssim_maps ------------------------------------------------------------------------
 
 
 def _related(a: torch.Tensor, share: float = 0.6) -> torch.Tensor:
@@ -460,7 +197,7 @@ def check_ssim_maps(fn) -> None:
         )
 
 
-# --- 6. coherence_scores -----------------------------------------------------------------
+# --- 3. coherence_scores -----------------------------------------------------------------
 
 
 def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) -> None:
@@ -489,7 +226,7 @@ def check_coherence_scores(fn) -> None:
     side exit j with the final exit ("final"); any other reference raises ValueError.
 
     A ``cosine_similarity_maps`` the learner's function calls is replaced by the
-    reference during this test: Exercise 3 is graded on its own.
+    reference during this test: Exercise 1 (the cosine) is graded on its own.
     """
     assert_untampered()
     name = "coherence_scores"
@@ -539,7 +276,7 @@ def check_coherence_scores(fn) -> None:
         )
 
 
-# --- 7. choose_threshold -----------------------------------------------------------------
+# --- 4. choose_threshold -----------------------------------------------------------------
 
 
 def _compare_threshold(name: str, fn, args: tuple, case: str, crash_means: str | None = None) -> None:
@@ -672,9 +409,6 @@ def check_choose_threshold(fn) -> None:
 
 
 CHECKS = {
-    "auroc": check_auroc,
-    "spatial_entropy": check_spatial_entropy,
-    "moment_of_inertia": check_moment_of_inertia,
     "cosine_similarity_maps": check_cosine_similarity_maps,
     "ssim_maps": check_ssim_maps,
     "coherence_scores": check_coherence_scores,

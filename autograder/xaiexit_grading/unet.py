@@ -1,4 +1,4 @@
-"""Hidden tests of Lesson 5 (U-Net segmentation, faithful to the paper).
+"""Hidden tests of Lesson 6 (U-Net segmentation, faithful to the paper).
 
 Each ``check_<exercise>(fn)`` calls the learner's function on fresh, seeded inputs,
 compares it with the reference in :mod:`xaiexit.models.unet` and

@@ -1,4 +1,4 @@
-"""Plausible mistakes in Lesson 5's exercises (U-Net segmentation), each written out as a learner would.
+"""Plausible mistakes in Lesson 6's exercises (U-Net segmentation), each written out as a learner would.
 
 See :mod:`xaiexit_grading.gradient_saliency_mistakes` for how the catalogue is used. The
 functions here may call the module-level helpers below (``_balanced`` and so on): a

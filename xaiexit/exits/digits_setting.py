@@ -4,7 +4,7 @@ On the synthetic pets the first side exit is already right for about 93 % of the
 max softmax finds most of them, so a rule has little room to beat it. Ten classes of
 handwritten digits at 32 x 32 give a first exit that is right only about half the time:
 an early exit can save much less safely there, and the rule that decides who leaves
-matters more. Lesson 4 and ``benchmarks/exit_rules.py`` use this recipe for their third
+matters more. Lessons 4 and 5 and ``benchmarks/exit_rules.py`` use this recipe for their third
 setting; every network is trained on ``Digits("train")`` only.
 
 Examples

@@ -280,7 +280,7 @@ for _seed in (0, 1, 2):
 del _seed, _base, _evidence, _data, _name
 
 
-# The digits setting of Lesson 4 (xaiexit.exits.digits_setting): ten classes, where a first
+# The digits setting of Lessons 4 and 5 (xaiexit.exits.digits_setting): ten classes, where a first
 # exit is right only about half the time; three training seeds.
 def _digits_model() -> nn.Module:
     from xaiexit.exits.digits_setting import DIGITS_MODEL
