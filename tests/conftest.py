@@ -1,9 +1,14 @@
 """Fixtures and settings shared by the test modules."""
 
 import os
+import sys
 
 import pytest
 import torch
+
+# as the xaiexit command does (xaiexit/course/cli.py): nbformat's jsonschema goes without its
+# optional IRI format checker, whose import costs 1.4 s in every test process
+sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def pytest_configure(config):

@@ -24,7 +24,6 @@ from xaiexit_grading import unet_mistakes as mistakes
 
 from course_helpers import LESSON6
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REFERENCES = {

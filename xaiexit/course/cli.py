@@ -21,6 +21,12 @@ from pathlib import Path
 
 from xaiexit.course.workspace import CourseError, find_course, resolve_lesson, workspace_path
 
+# nbformat validates notebooks with jsonschema, which imports its optional IRI format checker,
+# rfc3987_syntax, if it is installed (jupyter_events installs it). That package compiles 39
+# grammars at import: 1.4 s in every command. A notebook's schema has no IRI field, so the
+# commands go without it (None in sys.modules makes the optional import fail quietly).
+sys.modules.setdefault("rfc3987_syntax", None)
+
 WORKSPACE_HELP = (
     "folder for submissions, grades and feedback, outside the repository "
     "(default: $XAIEXIT_WORKSPACE or ~/.local/share/xaiexit/workspace)"
