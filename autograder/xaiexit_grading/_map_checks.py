@@ -1,17 +1,28 @@
 """What the hidden tests of Lessons 4 and 5 (exit rules from saliency) share.
 
 Each helper takes the lesson's :class:`~xaiexit_grading._checks.Grader` first, whose
-mistake catalogue names what went wrong; a lesson's module binds it once
-(``functools.partial``), so its checks call ``_compare_maps(name, fn, ...)``.
+mistake catalogue names what went wrong; :func:`for_lesson` gives a lesson's module its
+grader and the helpers with it filled in, so its checks call ``_compare_maps(name, fn, ...)``.
 """
 
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import torch
 
+from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
 from xaiexit_grading._checks import Grader, GradingError, _type, call, close, expect_tensor, unchanged
+
+SEED = 20261128  # hidden inputs differ from anything the notebooks show
+
+
+def for_lesson(mistakes) -> tuple:
+    """``(grader, nan_means, compare_maps, call_on_copies)`` for the lesson whose catalogue is
+    ``mistakes``: its grader, and the helpers below with that grader filled in."""
+    grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
+    return grader, partial(nan_means, grader), partial(compare_maps, grader), partial(call_on_copies, grader)
 
 
 def nan_means(grader: Grader, name: str, mistake: str):
@@ -53,6 +64,12 @@ def compare_maps(
     unchanged(name, args, given)
     if screen is not None:
         screen(out)
+    compare_output(grader, name, out, expected, args, case)
+
+
+def compare_output(grader: Grader, name: str, out, expected: torch.Tensor, args: tuple, case: str) -> None:
+    """Compare ``fn``'s output on ``args`` with ``expected``, naming the catalogued mistake whose
+    output it equals (also when its shape is another one)."""
     if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
         grader.name_mistake(
             name,

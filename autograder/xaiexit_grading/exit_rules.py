@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -29,15 +28,11 @@ import torch.nn.functional as F
 from xaiexit import exits as reference
 from xaiexit_grading import _map_checks as shared
 from xaiexit_grading import exit_rules_mistakes as mistakes
-from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
 from xaiexit_grading._checks import (
-    Grader,
     GradingError,
     _type,
     assert_untampered,
     call,
-    close,
-    expect_tensor,
     number,
     reference_helpers,
     same_number,
@@ -46,12 +41,8 @@ from xaiexit_grading._checks import (
     unchanged,
 )
 
-SEED = 20261128  # hidden inputs differ from anything the notebook shows
-
-_grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
-_nan_means = partial(shared.nan_means, _grader)
-_compare_maps = partial(shared.compare_maps, _grader)
-_call_on_copies = partial(shared.call_on_copies, _grader)
+SEED = shared.SEED
+_grader, _nan_means, _compare_maps, _call_on_copies = shared.for_lesson(mistakes)
 _blobs = shared.blobs
 
 
@@ -208,16 +199,7 @@ def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) ->
     unchanged(name, (maps,), (given,))
     if _type(out) in (list, tuple) and len(out) and all(_type(row) is torch.Tensor for row in out):
         raise GradingError(f"{name} {mistakes.message(name, 'returns_list')}")
-    if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(
-            name,
-            name,
-            args,
-            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
-        )
-    out = expect_tensor(out, name, expected.shape)
-    if not close(out, expected):
-        _grader.diagnose(name, name, out, expected, args, case)
+    shared.compare_output(_grader, name, out, expected, args, case)
 
 
 def check_coherence_scores(fn) -> None:

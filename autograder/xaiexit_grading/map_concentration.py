@@ -19,16 +19,13 @@ Examples
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import torch
 
 from xaiexit import exits as reference
 from xaiexit_grading import _map_checks as shared
-from xaiexit_grading import gradient_saliency_mistakes as lesson1_mistakes
 from xaiexit_grading import map_concentration_mistakes as mistakes
 from xaiexit_grading._checks import (
-    Grader,
     GradingError,
     assert_untampered,
     number,
@@ -37,12 +34,8 @@ from xaiexit_grading._checks import (
     show_number,
 )
 
-SEED = 20261128  # hidden inputs differ from anything the notebook shows
-
-_grader = Grader(mistakes, SEED, hygiene=(lesson1_mistakes, "vanilla_gradient"))
-_nan_means = partial(shared.nan_means, _grader)
-_compare_maps = partial(shared.compare_maps, _grader)
-_call_on_copies = partial(shared.call_on_copies, _grader)
+SEED = shared.SEED
+_grader, _nan_means, _compare_maps, _call_on_copies = shared.for_lesson(mistakes)
 _blobs = shared.blobs
 
 
