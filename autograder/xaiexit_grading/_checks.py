@@ -329,6 +329,24 @@ class Grader:
             f"{max_diff(out, expected):.3g} (correct values reach {scale:.3g})"
         )
 
+    def compare_output(
+        self, name: str, out, expected: torch.Tensor, args: tuple, case: str, as_tensor=expect_tensor
+    ) -> torch.Tensor:
+        """Compare the output ``out`` of exercise ``name`` on ``args`` with ``expected``, naming
+        the catalogued mistake whose output it equals (also when its shape is another one);
+        return it as a tensor. ``as_tensor(out, name, shape)`` checks the output's type."""
+        if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
+            self.name_mistake(
+                name,
+                name,
+                args,
+                lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
+            )
+        out = as_tensor(out, name, expected.shape)
+        if not close(out, expected):
+            self.diagnose(name, name, out, expected, args, case)
+        return out
+
     def compare(
         self, name: str, exercise: str, fn, args: tuple, expected: torch.Tensor, case: str, accept=close, screen=None
     ) -> torch.Tensor:

@@ -199,7 +199,7 @@ def _compare_coherence(name: str, fn, maps: list, ref: str | None, case: str) ->
     unchanged(name, (maps,), (given,))
     if _type(out) in (list, tuple) and len(out) and all(_type(row) is torch.Tensor for row in out):
         raise GradingError(f"{name} {mistakes.message(name, 'returns_list')}")
-    shared.compare_output(_grader, name, out, expected, args, case)
+    _grader.compare_output(name, out, expected, args, case)
 
 
 def check_coherence_scores(fn) -> None:
