@@ -224,6 +224,18 @@ def test_no_feedback_shows_hidden_tests(graded):
 
 
 @ON_THE_CLASS
+def test_answers_found_in_a_reference_or_a_classmate_are_named(graded):
+    """zipped and loops handed in the solution's SmoothGrad: the CSV names it like the
+    reference, and each like the other; the forger's own answer is not named."""
+    rows = graded["rows"]
+    assert "smoothgrad: 1.00 like the reference" in rows["zipped"]["similar"]
+    assert "smoothgrad: 1.00 like loops" in rows["zipped"]["similar"]
+    assert "smoothgrad: 1.00 like zipped" in rows["loops"]["similar"]
+    assert "vanilla_gradient" not in rows["forger"]["similar"]
+    assert rows["broken"]["similar"] == rows["empty"]["similar"] == ""
+
+
+@ON_THE_CLASS
 def test_forgeries_score_zero_and_are_flagged(graded):
     assert "assigns to torch.allclose" in graded["rows"]["forger"]["flags"]
     feedback = (graded["workspace"] / "feedback" / "forger" / LESSON / f"{LESSON}.html").read_text()

@@ -52,6 +52,10 @@ def _conda_requirements() -> tuple[dict[str, str], list]:
             continue
         name = CONDA_TO_PIP.get(name, name)
         out[name] = str(Requirement(f"x{spec}").specifier)
+    for line in pip_section:  # packages that conda-forge lacks come from PyPI through pip
+        if not line.startswith("-"):
+            req = Requirement(line)
+            out[req.name.lower()] = str(req.specifier)
     return out, pip_section
 
 

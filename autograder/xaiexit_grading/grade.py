@@ -2,7 +2,8 @@
 
 For each student: repair the notebook against the release (:func:`xaiexit.course.notebooks.repair`),
 scan it for tampering (:mod:`xaiexit_grading.audit`), autograde it with nbgrader (in a
-bubblewrap sandbox with ``sandbox=True``), and record the result. A crash, an endless loop
+bubblewrap sandbox with ``sandbox=True``), and record the result. Then every graded answer
+is compared with the references and the class (:mod:`xaiexit_grading.similarity`). A crash, an endless loop
 or a broken notebook costs only that student (and, for a crash, only that exercise).
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from xaiexit.course.nbgrader_app import load_config, prepended, run_converter, scoped_environ
 from xaiexit.course.notebooks import exercises, grade_id, nbgrader_meta, read_notebook, repair
 from xaiexit.course.workspace import CourseError, resolve_lesson, source_notebook, workspace_path
-from xaiexit_grading import audit
+from xaiexit_grading import audit, similarity
 from xaiexit_grading import sandbox as jail
 from xaiexit_grading.gradebook import export, feedback, load_report, save_report, scores
 from xaiexit_grading.submissions import Submission, collect
@@ -77,6 +78,9 @@ def grade(
                     jail.configure(config, course, workspace, own, runtime)
                 sub.problem = _autograde(lesson, config, workspace, sub, release_nb)
             _record(config, workspace, lesson, report, sub, f"[{i}/{len(subs)}]", progress)
+    for student, lines in similarity.for_class(course, lesson, workspace, report, release_nb).items():
+        report[student]["similar"] = lines
+    save_report(workspace, lesson, report)
     if write_feedback:
         feedback(course, lesson, workspace, students=[s.student for s in subs if s.problem is None])
     export(course, [lesson], workspace, csv_path)

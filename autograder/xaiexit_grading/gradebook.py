@@ -85,8 +85,9 @@ def export(course: Path, names: list[str] | None = None, workspace=None, output:
     """Write a grades CSV: one row per student and lesson, every student of the class.
 
     Columns: student, lesson, score, max_score, one column per graded part (its points),
-    needs_manual_grading, problem, notes, flags. A submission that could not be graded
-    has score 0 and says why in ``problem``.
+    needs_manual_grading, problem, notes, flags, similar (answers mostly found in a reference
+    or another student's answer: :mod:`xaiexit_grading.similarity`). A submission that could
+    not be graded has score 0 and says why in ``problem``.
     """
     workspace = workspace_path(workspace)
     config = load_config(course, workspace)
@@ -111,6 +112,7 @@ def export(course: Path, names: list[str] | None = None, workspace=None, output:
                 "problem": entry.get("problem") or "",
                 "notes": "; ".join(entry.get("notes", [])),
                 "flags": "; ".join(entry.get("flags", [])),
+                "similar": "; ".join(entry.get("similar", [])),
             }
             for p in parts:
                 value = (s or {}).get("parts", {}).get(p["test"] or p["answer"])
@@ -126,6 +128,7 @@ def export(course: Path, names: list[str] | None = None, workspace=None, output:
         "problem",
         "notes",
         "flags",
+        "similar",
     ]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
