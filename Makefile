@@ -6,7 +6,7 @@
 #   make bench    the benchmark tables in benchmarks/
 #   make check LESSON=1                      your saved Lesson 1, one line per exercise
 #   make release                             regenerate lessons/ from solutions/
-#   make grade LESSON=1 SUBMISSIONS=dir [WORKSPACE=dir] [GRADE_ARGS=--sandbox]   grade a class
+#   make grade LESSON=1 SUBMISSIONS=dir [WORKSPACE=dir] [GRADE_ARGS=--no-sandbox]   grade a class (sandboxed unless told)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

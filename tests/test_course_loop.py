@@ -197,7 +197,10 @@ def graded(tmp_path_factory):
     (subs / "empty" / "notes.txt").write_text("forgot the notebook")
     expected["broken"] = expected["empty"] = dict.fromkeys(POINTS, 0)
 
-    result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", ENDLESS_TIMEOUT)
+    # without the sandbox (the instructor's explicit choice): every other class here is sandboxed
+    result = run_cli(
+        "grade", "1", str(subs), "--workspace", str(workspace), "--timeout", ENDLESS_TIMEOUT, "--no-sandbox"
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = {row["student"]: row for row in csv.DictReader(open(workspace / "grades.csv"))}
     return dict(workspace=workspace, rows=rows, expected=expected, stdout=result.stdout)
@@ -331,7 +334,7 @@ def _probe(tmp_path, course_file: Path):
 
 def test_the_probe_finds_every_door_open_in_an_ordinary_process(tmp_path):
     """The sandbox test below is not vacuous: run as an ordinary Python process (what a
-    grading kernel is without --sandbox), its probe finds every door open."""
+    grading kernel is with --no-sandbox), its probe finds every door open."""
     course_file = tmp_path / "course_file.txt"  # stands in for a file of the course
     course_file.write_text("x")
     probe, workspace, listener = _probe(tmp_path, course_file)
@@ -348,13 +351,14 @@ def test_the_probe_finds_every_door_open_in_an_ordinary_process(tmp_path):
 
 
 def test_the_sandbox_hides_solutions_other_students_and_the_network(tmp_path):
-    """Graded with --sandbox, the same probing answer finds every door shut: it scores."""
+    """Graded as `xaiexit grade` grades by default, in the sandbox, the same probing answer
+    finds every door shut: it scores."""
     probe, workspace, listener = _probe(tmp_path, ROOT / "README.md")
     subs = tmp_path / "submissions"
     subs.mkdir()
     _write(subs, "probe", submission({"relevance_mass": probe}))
     try:
-        result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", "600", "--sandbox")
+        result = run_cli("grade", "1", str(subs), "--workspace", str(workspace), "--timeout", "600")
     finally:
         listener.close()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -362,6 +366,18 @@ def test_the_sandbox_hides_solutions_other_students_and_the_network(tmp_path):
     feedback = (workspace / "feedback" / "probe" / LESSON / f"{LESSON}.html").read_text()
     assert float(rows["probe"]["relevance_mass"]) == 1, feedback[-3000:]
     assert float(rows["probe"]["score"]) == AUTO_TOTAL
+
+
+def test_grading_without_bubblewrap_stops_and_says_how_to_install_it(tmp_path):
+    """The sandbox is the default: where bwrap cannot be found, nothing is graded and the
+    message names the install command and the explicit way out."""
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _write(subs, "ann", submission())
+    result = run_cli("grade", "1", str(subs), "--workspace", str(tmp_path / "ws"), env={"PATH": str(tmp_path)})
+    assert result.returncode == 2
+    assert "sudo apt-get install bubblewrap" in result.stderr and "--no-sandbox" in result.stderr
+    assert not (tmp_path / "ws" / "submitted").exists()
 
 
 # --- the learner's install -------------------------------------------------------------------

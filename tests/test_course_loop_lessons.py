@@ -1,6 +1,7 @@
-"""Every lesson through the real nbgrader: the solution gets full marks, the release zero, a
-catalogued mistake and a crash each lose exactly their exercise's points, feedback names the
-mistake without showing the hidden tests, and grading runs nothing heavy.
+"""Every lesson through the real nbgrader, in the sandbox as `xaiexit grade` grades by
+default: the solution gets full marks, the release zero, a catalogued mistake and a crash
+each lose exactly their exercise's points, feedback names the mistake without showing the
+hidden tests, and grading runs nothing heavy.
 
 That every catalogued mistake fails its hidden check with its message is shown in-process
 (test_grading_catalogues.py); here one mistake per lesson shows that the message reaches the

@@ -43,14 +43,17 @@ def grade(
     write_feedback: bool = True,
     csv_path: Path | None = None,
     timeout: int | None = None,
-    sandbox: bool = False,
+    sandbox: bool = True,
 ) -> dict:
     """Autograde every submission in ``submissions``; return the per-student report.
 
     ``timeout`` overrides the seconds a cell may run (autograder/nbgrader_config.py: 60);
-    a cell that runs longer is interrupted and fails on its own. ``sandbox`` runs every
-    notebook in a bubblewrap sandbox (see :mod:`xaiexit_grading.sandbox`).
+    a cell that runs longer is interrupted and fails on its own. ``sandbox`` (the default)
+    runs every notebook in a bubblewrap sandbox (see :mod:`xaiexit_grading.sandbox`); without
+    bwrap installed, grading stops before it starts and says how to install it.
     """
+    if sandbox:
+        jail.require_bwrap()
     lesson = resolve_lesson(course, lesson)
     workspace = workspace_path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
@@ -63,8 +66,6 @@ def grade(
     for line in skipped:
         progress(f"  {line}")
     report = load_report(workspace, lesson)
-    if sandbox:
-        jail.require_bwrap()
     with _kernels(sandbox) as runtime:
         for i, sub in enumerate(subs, 1):
             if sub.problem is None:

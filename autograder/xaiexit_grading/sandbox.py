@@ -1,6 +1,6 @@
 """Run a learner's notebook in a bubblewrap sandbox while it is graded.
 
-``xaiexit grade --sandbox`` gives every grading kernel a kernelspec that starts it
+``xaiexit grade`` (unless ``--no-sandbox``) gives every grading kernel a kernelspec that starts it
 inside ``bwrap`` under ``prlimit``:
 
 - the whole file system is read-only; the user's home, the workspace (other students'
@@ -33,8 +33,9 @@ def require_bwrap() -> str:
     path = shutil.which("bwrap")
     if path is None:
         raise CourseError(
-            "--sandbox needs bubblewrap: install it with `apt-get install bubblewrap` "
-            "(Linux), or grade without --sandbox inside a throwaway container"
+            "grading runs every notebook in a bubblewrap sandbox, and bwrap is not installed: "
+            "install it with `sudo apt-get install bubblewrap` (Linux), or grade with --no-sandbox "
+            "only work you trust or inside a throwaway container"
         )
     return path
 

@@ -176,9 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     p.add_argument(
         "--sandbox",
-        action="store_true",
-        help="run each notebook in a bubblewrap sandbox: no network, read-only files, "
-        "solutions and other students' work hidden (Linux, needs bwrap)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run each notebook in a bubblewrap sandbox (the default; Linux, needs bwrap): no network, "
+        "read-only files, solutions and other students' work hidden, memory and CPU time capped. "
+        "--no-sandbox grades in ordinary processes: only for work you trust, or inside a throwaway container",
     )
     p.add_argument(
         "--timeout",
