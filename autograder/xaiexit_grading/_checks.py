@@ -330,21 +330,30 @@ class Grader:
         )
 
     def compare_output(
-        self, name: str, out, expected: torch.Tensor, args: tuple, case: str, as_tensor=expect_tensor
+        self,
+        name: str,
+        out,
+        expected: torch.Tensor,
+        args: tuple,
+        case: str,
+        as_tensor=expect_tensor,
+        exercise: str | None = None,
     ) -> torch.Tensor:
-        """Compare the output ``out`` of exercise ``name`` on ``args`` with ``expected``, naming
-        the catalogued mistake whose output it equals (also when its shape is another one);
-        return it as a tensor. ``as_tensor(out, name, shape)`` checks the output's type."""
+        """Compare the output ``out`` of ``name`` on ``args`` with ``expected``, naming the
+        catalogued mistake of ``exercise`` (default: ``name``) whose output it equals (also
+        when its shape is another one); return it as a tensor. ``as_tensor(out, name,
+        shape)`` checks the output's type."""
+        exercise = exercise or name
         if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
             self.name_mistake(
                 name,
-                name,
+                exercise,
                 args,
                 lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
             )
         out = as_tensor(out, name, expected.shape)
         if not close(out, expected):
-            self.diagnose(name, name, out, expected, args, case)
+            self.diagnose(name, exercise, out, expected, args, case)
         return out
 
     def compare(

@@ -864,16 +864,8 @@ def _compare_tiles(name: str, fn, model, image: torch.Tensor, tile: int, stride,
     _grader.check_hygiene(name, learner_model, given, before)
     args = (model, image, tile) if stride is None else (model, image, tile, stride)
     _uncovered(name, out, expected)
-    if _type(out) is torch.Tensor and out.is_floating_point() and tuple(out.shape) != tuple(expected.shape):
-        _grader.name_mistake(
-            name,
-            exercise,
-            args,
-            lambda wrong: _type(wrong) is torch.Tensor and wrong.shape == out.shape and close(out, wrong),
-        )
-    out = expect_tensor(out, name, expected.shape, like=image)
-    if not close(out, expected):
-        _grader.diagnose(name, exercise, out, expected, args, case)
+    as_tensor = functools.partial(expect_tensor, like=image)
+    out = _grader.compare_output(name, out, expected, args, case, as_tensor, exercise=exercise)
     if any(grad for _, _, grad in seen):
         raise GradingError(f"{name} {mistakes.message(exercise, 'no_grad_missing')}")
     if _tiles_seen(seen) < expected_tiles:
