@@ -36,6 +36,10 @@ c.CourseDirectory.db_url = os.environ.get("XAIEXIT_DB_URL") or f"sqlite:///{WORK
 # Student notebooks run nothing heavy while graded (NBGRADER_EXECUTION is set), so a
 # cell that takes longer than this is stuck: it is interrupted and fails on its own.
 c.Execute.timeout = 60
+# A cell that prints a flood of output (50 MB, say) may still be sending it when its reply
+# arrives; nbgrader would then fail the whole notebook. Its output is cut short instead
+# (scores come from the hidden tests, which run in the grader: xaiexit_grading.remote).
+c.Execute.raise_on_iopub_timeout = False
 c.Execute.kernel_name = "python3"
 # Feedback explains failures without showing the hidden tests (nbgrader's default
 # feedback prints them, in the cell and in tracebacks).

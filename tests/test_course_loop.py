@@ -141,8 +141,8 @@ def test_check_refuses_a_renamed_notebook(tmp_path):
 # --- grading a class -----------------------------------------------------------------------
 
 #: forgeries, both in one notebook: an answer whose == is always true (the first exercise), and
-#: replacing torch.allclose and builtins.abs from an answer cell (the last exercise, so that
-#: the patch is in place only when its own check runs)
+#: replacing torch.allclose and builtins.abs from an answer cell (the last exercise): the hidden
+#: tests run in the grader, so neither reaches them (test_grading_hostile.py has the rest)
 FORGERIES = {
     "vanilla_gradient": "class Yes:\n    def __eq__(self, other):\n        return True\n"
     "    shape = property(lambda self: None)\n\ndef vanilla_gradient(model, x, target):\n"
@@ -242,7 +242,7 @@ def test_answers_found_in_a_reference_or_a_classmate_are_named(graded):
 def test_forgeries_score_zero_and_are_flagged(graded):
     assert "assigns to torch.allclose" in graded["rows"]["forger"]["flags"]
     feedback = (graded["workspace"] / "feedback" / "forger" / LESSON / f"{LESSON}.html").read_text()
-    assert "replaced builtins.abs" in feedback and "torch.allclose" in feedback
+    assert "relevance_mass gives a wrong result" in feedback  # the patched comparisons changed nothing
     assert "must return a torch.Tensor, got Yes" in feedback
 
 
@@ -278,7 +278,7 @@ def test_export_and_feedback_run_again_on_their_own(graded):
 
 PROBE = """import os, socket
 LEAKS = []
-for path in [{solutions!r}, {other!r}, {gradebook!r}]:
+for path in [{solutions!r}, {other!r}, {gradebook!r}, {checks!r}]:
     try:
         if os.path.isdir(path):
             if os.listdir(path):
@@ -326,6 +326,7 @@ def _probe(tmp_path, course_file: Path):
         solutions=str(ROOT / "solutions"),
         other=str(classmate.parents[1]),
         gradebook=str(workspace / "gradebook.db"),
+        checks=str(ROOT / "autograder" / "xaiexit_grading" / "gradient_saliency.py"),
         port=listener.getsockname()[1],
         course_file=str(course_file),
     )
@@ -346,7 +347,8 @@ def test_the_probe_finds_every_door_open_in_an_ordinary_process(tmp_path):
     finally:
         listener.close()
     assert result.returncode == 0, result.stderr
-    for leak in ("sees " + str(ROOT / "solutions"), "sees", "reads", "gradebook.db", "network", "can write the course"):
+    checks = "reads " + str(ROOT / "autograder" / "xaiexit_grading" / "gradient_saliency.py")
+    for leak in ("sees " + str(ROOT / "solutions"), "sees", "gradebook.db", checks, "network", "can write the course"):
         assert leak in result.stdout, (leak, result.stdout)
 
 

@@ -10,6 +10,14 @@ plausible mistakes whose messages those checks raise. A lesson's hidden test cel
     from xaiexit_grading import gradient_saliency as grading
     grading.check_vanilla_gradient(vanilla_gradient)
 
+While a class is graded, those lines do not run in the learner's kernel: the grader runs the
+check in its own process and hands it a proxy for the learner's function
+(:mod:`~xaiexit_grading.trusted_execute`, :mod:`~xaiexit_grading.remote`,
+:mod:`~xaiexit_grading.worker`); in the sandbox the kernel sees the ``xaiexit`` package with
+the lesson's exercises redacted (:mod:`~xaiexit_grading.references`,
+:mod:`~xaiexit_grading.stand_in`). In JupyterLab (``make lab AUTOGRADER=1``) and in the
+tests a check can also be called directly on a function.
+
 Grading a class: :mod:`~xaiexit_grading.submissions` (reading them),
 :mod:`~xaiexit_grading.grade` (autograding each), :mod:`~xaiexit_grading.gradebook`
 (scores, feedback, the grades CSV), :mod:`~xaiexit_grading.feedback` (hidden tests scrubbed

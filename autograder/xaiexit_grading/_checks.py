@@ -1,8 +1,10 @@
 """Machinery shared by every lesson's hidden tests.
 
 A hidden test calls the learner's function on fresh inputs, compares the result with
-the ``xaiexit`` reference and, when they differ, names the mistake. Three rules keep a
-grade honest:
+the ``xaiexit`` reference and, when they differ, names the mistake. While a class is graded
+the check runs in the grader and the learner's function in the kernel
+(:mod:`xaiexit_grading.remote`), so the learner's code cannot reach the rules below; they
+still hold when a check is called directly (in JupyterLab, in the tests):
 
 - the learner's result must be a plain ``torch.Tensor`` (an object whose ``==`` always
   says yes, or a tensor subclass that overrides comparisons, is rejected);
@@ -140,9 +142,15 @@ def call(fn, name: str, *args, **kwargs):
         raise GradingError(f"{name} must be a function, got {_type(fn).__name__}")
     try:
         return fn(*args, **kwargs)
+    except GradingError:  # a remote call that could not be completed says why itself
+        raise
     except NotImplementedError:
         raise GradingError(f"{name} is not implemented yet (it still raises NotImplementedError)") from None
     except (Exception, SystemExit) as exc:  # noqa: B902 - any failure of learner code is graded
+        if hasattr(exc, "type_name"):  # raised in the grading kernel (xaiexit_grading.remote)
+            if exc.type_name == "NotImplementedError":
+                raise GradingError(f"{name} is not implemented yet (it still raises NotImplementedError)") from None
+            raise GradingError(f"{name} raised {exc.type_name}: {exc.message}{exc.where}") from None
         where = ""
         frames = learner_frames(exc)
         if frames:
@@ -200,6 +208,10 @@ def seeded(seed: int):
 def reference_helpers(fn, **references):
     """Swap the learner's own helpers (e.g. their ``vanilla_gradient``) for the reference
     while ``fn`` is tested, so one mistake is not counted in two exercises."""
+    if hasattr(fn, "using_references"):  # the learner's function runs in the grading kernel
+        with fn.using_references(references):
+            yield
+        return
     namespace = getattr(fn, "__globals__", None)
     saved = {}
     if isinstance(namespace, dict):
@@ -212,6 +224,17 @@ def reference_helpers(fn, **references):
     finally:
         if saved:
             namespace.update(saved)
+
+
+class Recorder(list):
+    """A forward pre-hook that records, for every call of its module, ``(input shape,
+    module.training, grad enabled)``. It also records calls made in the grading kernel
+    (:mod:`xaiexit_grading.remote` hooks the kernel's copy of the module and copies the
+    records back)."""
+
+    def __call__(self, module: torch.nn.Module, inputs: tuple) -> None:
+        shape = list(inputs[0].shape) if inputs and isinstance(inputs[0], torch.Tensor) else []
+        self.append([shape, module.training, torch.is_grad_enabled()])
 
 
 #: The rules every model-based exercise follows, each named by a catalogued mistake.

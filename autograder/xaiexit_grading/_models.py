@@ -2,6 +2,10 @@
 
 They are drawn from torch's global generator, so a check builds them inside
 :func:`~xaiexit_grading._checks.seeded` and gets the same models every time.
+
+This is the one module of the grading package a grading kernel can import (the sandbox
+shows it and hides the rest): the models travel to the kernel, so their classes must load
+there.
 """
 
 from __future__ import annotations
@@ -37,3 +41,18 @@ def targets_not_predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         logits = copy.deepcopy(model).eval()(x)
     return logits.argmin(dim=1)
+
+
+class Quadratic(nn.Module):
+    """Logit k = w_k * sum(x**2) / 2, so the input gradient of class k is w_k * x.
+
+    Where x = 0 the gradient of a noisy copy is w_k * noise: the SmoothGrad map there
+    reveals the noise level the learner used.
+    """
+
+    def __init__(self, weights: torch.Tensor):
+        super().__init__()
+        self.register_buffer("weights", weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.pow(2).sum(dim=(1, 2, 3))[:, None] * self.weights[None, :]

@@ -35,6 +35,7 @@ from xaiexit_grading._checks import (
     INT,
     Grader,
     GradingError,
+    Recorder,
     _type,
     assert_untampered,
     call,
@@ -244,13 +245,9 @@ def _one_sample_leaves_at(model: EarlyExitCNN, x: torch.Tensor, rule, exit_index
 
 
 def _watch(model: EarlyExitCNN) -> tuple:
-    """Forward pre-hooks on the blocks: what each block saw, (batch size, grad enabled)."""
-    seen = {i: [] for i in range(len(model.features))}
-
-    def hook(i):
-        return lambda module, inputs: seen[i].append((int(inputs[0].shape[0]), torch.is_grad_enabled()))
-
-    handles = [block.register_forward_pre_hook(hook(i)) for i, block in enumerate(model.features)]
+    """Forward pre-hooks on the blocks: what each block saw, (input shape, training, grad enabled)."""
+    seen = {i: Recorder() for i in range(len(model.features))}
+    handles = [block.register_forward_pre_hook(seen[i]) for i, block in enumerate(model.features)]
     return seen, handles
 
 
@@ -287,7 +284,7 @@ def _pair(out, name: str, batch: int) -> tuple:
 
 def _block_totals(seen: dict) -> list:
     """Samples each block processed, over all its calls."""
-    return [sum(size for size, _ in seen[i]) for i in sorted(seen)]
+    return [sum(shape[0] for shape, _, _ in seen[i]) for i in sorted(seen)]
 
 
 def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, thresholds: list, case: str) -> None:
@@ -328,7 +325,7 @@ def _compare_predict(name: str, fn, model: EarlyExitCNN, x: torch.Tensor, rule, 
             f"{name} {mistakes.message(exercise, 'all_blocks')} ({case}, blocks 1 to {len(totals)} processed "
             f"{totals} samples, where only {expected_totals} were still there)"
         )
-    if any(grad for i in seen for _, grad in seen[i]):
+    if any(grad for i in seen for _, _, grad in seen[i]):
         raise GradingError(f"{name} {mistakes.message(exercise, 'no_grad_missing')}")
 
 

@@ -2,9 +2,13 @@
 
 For each student: repair the notebook against the release (:func:`xaiexit.course.notebooks.repair`),
 scan it for tampering (:mod:`xaiexit_grading.audit`), autograde it with nbgrader (in a
-bubblewrap sandbox with ``sandbox=True``), and record the result. Then every graded answer
-is compared with the references and the class (:mod:`xaiexit_grading.similarity`). A crash, an endless loop
-or a broken notebook costs only that student (and, for a crash, only that exercise).
+bubblewrap sandbox with ``sandbox=True``, where the lesson's references are redacted:
+:mod:`xaiexit_grading.references`), and record the result. nbgrader's Execute step is
+:class:`~xaiexit_grading.trusted_execute.TrustedExecute`: the hidden tests run here, in the
+grader, and call the learner's functions in the kernel (:mod:`xaiexit_grading.remote`).
+Then every graded answer is compared with the references and the class
+(:mod:`xaiexit_grading.similarity`). A crash, an endless loop or a broken notebook costs
+only that student (and, for a crash, only that exercise).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from xaiexit.course.nbgrader_app import load_config, prepended, run_converter, scoped_environ
 from xaiexit.course.notebooks import exercises, grade_id, nbgrader_meta, read_notebook, repair
 from xaiexit.course.workspace import CourseError, resolve_lesson, source_notebook, workspace_path
-from xaiexit_grading import audit, similarity
+from xaiexit_grading import audit, references, similarity
 from xaiexit_grading import sandbox as jail
 from xaiexit_grading.gradebook import export, feedback, load_report, save_report, scores
 from xaiexit_grading.submissions import Submission, collect
@@ -60,24 +64,29 @@ def grade(
     config = load_config(course, workspace)
     if timeout is not None:
         config.Execute.timeout = timeout
+    use_trusted_checks(config)
     release_nb = prepare_gradebook(course, lesson, workspace, config)
     graded_names = {p["name"] for p in exercises(release_nb)}
     subs, skipped = collect(Path(submissions), lesson)
     for line in skipped:
         progress(f"  {line}")
     report = load_report(workspace, lesson)
-    with _kernels(sandbox) as runtime:
+    with _kernels(progress) as runtime:
+        if sandbox:  # the package the kernels see: the lesson's exercises without their references
+            references.redacted_package({p["name"] for p in exercises(release_nb) if p["test"]}, runtime / "package")
         for i, sub in enumerate(subs, 1):
             if sub.problem is None:
                 sub.notebook, repairs = repair(sub.notebook, release_nb)
                 sub.notes += repairs
                 sub.flags = audit.scan_notebook(sub.notebook, graded_names)
-                if sandbox:  # this student's folders are the only writable ones
-                    own = [workspace / step / sub.student / lesson for step in ("submitted", "autograded")]
-                    for folder in own:
-                        folder.mkdir(parents=True, exist_ok=True)
-                    jail.configure(config, course, workspace, own, runtime)
-                sub.problem = _autograde(lesson, config, workspace, sub, release_nb)
+                own = [workspace / step / sub.student / lesson for step in ("submitted", "autograded")]
+                for folder in own:  # in the sandbox, the only writable folders
+                    folder.mkdir(parents=True, exist_ok=True)
+                group = jail.configure(config, course, workspace, own, runtime, sandbox)
+                try:
+                    sub.problem = _autograde(lesson, config, workspace, sub, release_nb)
+                finally:
+                    jail.end_group(group)
             _record(config, workspace, lesson, report, sub, f"[{i}/{len(subs)}]", progress)
     for student, lines in similarity.for_class(course, lesson, workspace, report, release_nb).items():
         report[student]["similar"] = lines
@@ -88,15 +97,23 @@ def grade(
     return report
 
 
+def use_trusted_checks(config) -> None:
+    """Autograde with :class:`~xaiexit_grading.trusted_execute.TrustedExecute`: the hidden
+    tests run in this process and call the learner's functions in the kernel."""
+    from nbgrader.converters import Autograde
+
+    from xaiexit_grading.trusted_execute import TrustedExecute
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = [TrustedExecute if s.__name__ == "Execute" else s for s in steps]
+
+
 @contextlib.contextmanager
-def _kernels(sandbox: bool):
-    """Without a sandbox, nothing; with one, a private folder for the sandbox's kernelspec
-    and sockets, on JUPYTER_PATH for the duration of the block."""
-    if not sandbox:
-        yield None
-        return
+def _kernels(warn=print):
+    """A private folder for the kernels' kernelspec, sockets and exchange, on JUPYTER_PATH,
+    and their process limit, for the duration of the block."""
     with tempfile.TemporaryDirectory(prefix="xaiexit-kernels-") as runtime:
-        with scoped_environ(JUPYTER_PATH=prepended("JUPYTER_PATH", runtime)):
+        with scoped_environ(JUPYTER_PATH=prepended("JUPYTER_PATH", runtime)), jail.process_limit(Path(runtime), warn):
             yield Path(runtime)
 
 

@@ -17,7 +17,6 @@ import copy
 import math
 
 import torch
-from torch import nn
 
 from xaiexit import saliency
 from xaiexit.saliency.metrics import relevance_mass as _reference_relevance_mass
@@ -32,6 +31,7 @@ from xaiexit_grading._checks import (
     reference_helpers,
     seeded,
 )
+from xaiexit_grading._models import Quadratic as _Quadratic
 from xaiexit_grading._models import cnn as _cnn
 from xaiexit_grading._models import linear_model as _linear_model
 from xaiexit_grading._models import targets_not_predicted as _targets_not_predicted
@@ -69,24 +69,6 @@ def _gives_the_model_back(name: str, fn, *rest) -> None:
     call(fn, name, model, x, *rest)
     if any(module.training for module in model.modules()):
         raise GradingError(f"{name} {mistakes.message('vanilla_gradient', 'train_afterwards')}")
-
-
-# --- test models and inputs ----------------------------------------------------------------
-
-
-class _Quadratic(nn.Module):
-    """Logit k = w_k * sum(x**2) / 2, so the input gradient of class k is w_k * x.
-
-    Where x = 0 the gradient of a noisy copy is w_k * noise: the SmoothGrad map there
-    reveals the noise level the learner used.
-    """
-
-    def __init__(self, weights: torch.Tensor):
-        super().__init__()
-        self.register_buffer("weights", weights)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * x.pow(2).sum(dim=(1, 2, 3))[:, None] * self.weights[None, :]
 
 
 # --- 1. vanilla_gradient -------------------------------------------------------------------

@@ -52,6 +52,7 @@ from xaiexit_grading._checks import (
     INT,
     Grader,
     GradingError,
+    Recorder,
     _type,
     assert_untampered,
     call,
@@ -789,12 +790,9 @@ def check_elastic_deform(fn) -> None:
 
 def _watch(model) -> tuple:
     """A forward pre-hook on the model's first level (it runs also when the learner calls
-    ``model.forward`` directly): for each call, (input shape, model.training, grad enabled)."""
-    seen = []
-    handle = model.down1.register_forward_pre_hook(
-        lambda module, inputs: seen.append((tuple(inputs[0].shape), model.training, torch.is_grad_enabled()))
-    )
-    return seen, handle
+    ``model.forward`` directly): for each call, (input shape, training, grad enabled)."""
+    seen = Recorder()
+    return seen, model.down1.register_forward_pre_hook(seen)
 
 
 def _tiles_seen(seen: list) -> int:
